@@ -1,0 +1,2 @@
+// The system libzstd (apt: libzstd-dev).
+#include <zstd.h>

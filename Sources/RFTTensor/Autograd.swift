@@ -1,0 +1,76 @@
+/// One recorded op: its differentiable inputs and the function that, given the gradient of
+/// the op's output, accumulates (`+=`) the gradients of those inputs.
+final class Node {
+    let inputs: [Tensor]
+    let backward: (Tensor) -> Void
+    init(inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+extension Tensor {
+    /// True when an op on `inputs` should record its backward.
+    @inline(__always)
+    static func recording(_ inputs: [Tensor]) -> Bool {
+        GradMode.enabled && inputs.contains { $0.requiresGrad }
+    }
+
+    /// Records `backward` as the way `self` was computed from `inputs` when gradients are on
+    /// and any input requires them. Returns self.
+    @discardableResult
+    func recorded(from inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
+        guard Tensor.recording(inputs) else { return self }
+        requiresGrad = true
+        node = Node(inputs: inputs.filter { $0.requiresGrad }, backward: backward)
+        return self
+    }
+
+    /// The gradient buffer of this tensor, created zero-filled on first use; backward
+    /// functions accumulate into it.
+    func gradBuffer() -> UnsafeMutablePointer<Float> {
+        if let g = grad { return g.data }
+        let g = Tensor(zeros: shape)
+        grad = g
+        return g.data
+    }
+
+    /// Computes the gradient of this tensor with respect to every tensor that requires it and
+    /// accumulates it into their `grad`. `gradient` defaults to 1 for a one-element tensor.
+    /// Intermediate gradients and the recorded graph are released as the walk passes them.
+    public func backward(gradient: Tensor? = nil) {
+        precondition(requiresGrad, "backward() on a tensor that does not require gradients")
+        if let g = gradient {
+            precondition(g.shape == shape, "backward gradient \(g.shape) for \(shape)")
+            let buf = gradBuffer()
+            for i in 0..<count { buf[i] += g.data[i] }
+        } else {
+            precondition(count == 1, "backward() without a gradient needs a scalar, got \(shape)")
+            gradBuffer()[0] += 1
+        }
+        for t in topologicalOrder().reversed() {
+            guard let node = t.node else { continue }
+            t.node = nil
+            if let g = t.grad {
+                node.backward(g)
+                t.grad = nil  // not a leaf: its gradient is consumed
+            }
+        }
+    }
+
+    /// Tensors reachable from self through recorded nodes, each after all of its inputs.
+    private func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (t, expanded) = stack.popLast() {
+            if expanded { order.append(t); continue }
+            guard visited.insert(ObjectIdentifier(t)).inserted else { continue }
+            stack.append((t, true))
+            for input in t.node?.inputs ?? [] where !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+}

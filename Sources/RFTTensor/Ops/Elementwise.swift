@@ -1,0 +1,173 @@
+/// Elementwise arithmetic with NumPy broadcasting (add, subtract, multiply, scale), and GELU.
+
+/// The broadcast shape of `a` and `b` (NumPy rules), or nil when they do not broadcast.
+public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+    let rank = max(a.count, b.count)
+    var out = [Int](repeating: 1, count: rank)
+    for i in 0..<rank {
+        let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+        let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+        guard da == db || da == 1 || db == 1 else { return nil }
+        out[i] = max(da, db)
+    }
+    return out
+}
+
+/// Element strides of `shape` read as `out` (0 along broadcast dimensions).
+func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    var strides = [Int](repeating: 0, count: out.count)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        let o = i + out.count - shape.count
+        strides[o] = shape[i] == 1 ? 0 : s
+        s *= shape[i]
+    }
+    return strides
+}
+
+/// Calls `body(outOffset, aOffset, bOffset)` once per innermost row of `out`; the row has
+/// `out.last` elements, walked with strides `sa.last` and `sb.last` in a and b.
+func forEachBroadcastRow(_ out: [Int], _ sa: [Int], _ sb: [Int], _ body: (Int, Int, Int) -> Void) {
+    guard let inner = out.last else { body(0, 0, 0); return }
+    let rows = inner == 0 ? 0 : out.reduce(1, *) / inner
+    var index = [Int](repeating: 0, count: out.count)
+    var (ia, ib) = (0, 0)
+    for r in 0..<rows {
+        body(r * inner, ia, ib)
+        // advance the multi-index over all but the last dimension
+        var d = out.count - 2
+        while d >= 0 {
+            index[d] += 1; ia += sa[d]; ib += sb[d]
+            if index[d] < out[d] { break }
+            ia -= sa[d] * out[d]; ib -= sb[d] * out[d]; index[d] = 0
+            d -= 1
+        }
+    }
+}
+
+/// The binary ops that broadcast.
+enum BinaryOp { case add, sub, mul }
+
+/// Applies `op` with broadcasting and records its backward.
+func broadcasting(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
+    guard let outShape = broadcastShape(a.shape, b.shape) else {
+        preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let out = Tensor(uninitialized: outShape)
+    let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
+    let inner = outShape.last ?? 1
+    let (ia, ib) = (sa.last ?? 0, sb.last ?? 0)
+    let (pa, pb, po) = (a.data, b.data, out.data)
+    forEachBroadcastRow(outShape, sa, sb) { o, oa, ob in
+        if ia == 1 && ib == 1 {
+            var i = 0
+            while i + 16 <= inner {
+                let x = load16(pa + oa + i), y = load16(pb + ob + i)
+                store16(op == .add ? x + y : op == .sub ? x - y : x * y, po + o + i)
+                i += 16
+            }
+            while i < inner {
+                let x = pa[oa + i], y = pb[ob + i]
+                po[o + i] = op == .add ? x + y : op == .sub ? x - y : x * y
+                i += 1
+            }
+        } else {
+            for i in 0..<inner {
+                let x = pa[oa + i * ia], y = pb[ob + i * ib]
+                po[o + i] = op == .add ? x + y : op == .sub ? x - y : x * y
+            }
+        }
+    }
+    return out.recorded(from: [a, b]) { g in
+        let pg = g.data
+        let ga = a.requiresGrad ? a.gradBuffer() : nil
+        let gb = b.requiresGrad ? b.gradBuffer() : nil
+        forEachBroadcastRow(outShape, sa, sb) { o, oa, ob in
+            for i in 0..<inner {
+                let gi = pg[o + i]
+                let xa = oa + i * ia, xb = ob + i * ib
+                switch op {
+                case .add: ga?[xa] += gi; gb?[xb] += gi
+                case .sub: ga?[xa] += gi; gb?[xb] -= gi
+                case .mul: ga?[xa] += gi * pb[xb]; gb?[xb] += gi * pa[xa]
+                }
+            }
+        }
+    }
+}
+
+/// Elementwise a + b with broadcasting.
+public func + (a: Tensor, b: Tensor) -> Tensor {
+    if a.shape == b.shape { return sameShapeAdd(a, b) }
+    return broadcasting(a, b, .add)
+}
+
+/// Elementwise a − b with broadcasting.
+public func - (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, .sub) }
+
+/// Elementwise a · b with broadcasting.
+public func * (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, .mul) }
+
+/// a + b for equal shapes (the residual connection): one vector loop each way.
+func sameShapeAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    let n = a.count
+    let (pa, pb, po) = (a.data, b.data, out.data)
+    var i = 0
+    while i + 16 <= n { store16(load16(pa + i) + load16(pb + i), po + i); i += 16 }
+    while i < n { po[i] = pa[i] + pb[i]; i += 1 }
+    return out.recorded(from: [a, b]) { g in
+        if a.requiresGrad { vadd(n, g.data, a.gradBuffer()) }
+        if b.requiresGrad { vadd(n, g.data, b.gradBuffer()) }
+    }
+}
+
+/// Every element multiplied by `s`.
+public func * (a: Tensor, s: Float) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    vmap(a.count, a.data, out.data) { $0 * s }
+    return out.recorded(from: [a]) { g in vaxpy(a.count, s, g.data, a.gradBuffer()) }
+}
+
+/// Every element multiplied by `s`.
+public func * (s: Float, a: Tensor) -> Tensor { a * s }
+
+/// Every element plus `s`.
+public func + (a: Tensor, s: Float) -> Tensor {
+    let out = Tensor(uninitialized: a.shape)
+    vmap(a.count, a.data, out.data) { $0 + s }
+    return out.recorded(from: [a]) { g in vadd(a.count, g.data, a.gradBuffer()) }
+}
+
+/// −a.
+public prefix func - (a: Tensor) -> Tensor { a * -1 }
+
+/// √(2/π), the GELU tanh constant.
+let geluScale: Float = 0.7978845608028654
+
+/// GELU with the tanh approximation (GPT-2's): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+public func gelu(_ x: Tensor) -> Tensor {
+    let out = Tensor(uninitialized: x.shape)
+    vmap(x.count, x.data, out.data) { v in
+        0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v)))
+    }
+    return out.recorded(from: [x]) { g in
+        let n = x.count, px = x.data, pg = g.data, gx = x.gradBuffer()
+        var i = 0
+        @inline(__always) func grad(_ v: Vec) -> Vec {
+            let u = geluScale * (v + 0.044715 * v * v * v)
+            let t = vtanh(u)
+            let du = geluScale * (1 + 3 * 0.044715 * v * v)
+            return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
+        }
+        while i + 16 <= n {
+            store16(load16(gx + i) + load16(pg + i) * grad(load16(px + i)), gx + i)
+            i += 16
+        }
+        if i < n {
+            let r = n - i
+            storePartial(loadPartial(gx + i, r) + loadPartial(pg + i, r) * grad(loadPartial(px + i, r)),
+                         gx + i, r)
+        }
+    }
+}
