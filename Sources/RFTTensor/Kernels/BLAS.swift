@@ -1,7 +1,16 @@
 import COpenBLAS
+import Dispatch
 
-/// Thin wrappers over OpenBLAS: row-major sgemm with transpose flags, and the thread count.
+/// Row-major sgemm over OpenBLAS, parallelised by rft itself: OpenBLAS runs single-threaded
+/// and a large product is split into `threads` row (or column) blocks computed concurrently.
+/// One kind of thread per region, and no OpenBLAS worker spinning between small calls.
 public enum BLAS {
+    nonisolated(unsafe) private static var threadCount = 1
+    nonisolated(unsafe) private static var splitInSwift = true
+
+    /// Products below this many multiply-adds run on the calling thread alone.
+    static let parallelThreshold = 1 << 18
+
     /// C[M,N] = alpha · op(A) · op(B) + beta · C, row-major, with leading dimensions.
     /// op(A) is [M,K] (A stored [K,M] when `transA`), op(B) is [K,N] (B stored [N,K] when `transB`).
     @inline(__always)
@@ -11,15 +20,51 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        let parts = splitInSwift ? threadCount : 1
+        if parts == 1 || m * n * k < parallelThreshold || (m < 2 * parts && n < 2 * parts) {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        if m >= n {  // split rows of C: rows of op(A)
+            let block = (m + parts - 1) / parts
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = p * block, rows = min(m, lo + block) - lo
+                guard rows > 0 else { return }
+                let aOff = transA ? lo : lo * lda
+                sgemm(transA, transB, rows, n, k, alpha, a + aOff, lda, b, ldb, beta, c + lo * ldc, ldc)
+            }
+        } else {  // split columns of C: columns of op(B)
+            let block = (n + parts - 1) / parts
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = p * block, cols = min(n, lo + block) - lo
+                guard cols > 0 else { return }
+                let bOff = transB ? lo * ldb : lo
+                sgemm(transA, transB, m, cols, k, alpha, a, lda, b + bOff, ldb, beta, c + lo, ldc)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func sgemm(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
             beta, c, blasint(ldc))
     }
 
-    /// Sets the number of OpenBLAS threads (1 makes every BLAS call single-threaded).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Sets how many threads rft uses for products and elementwise work (OpenBLAS itself stays
+    /// single-threaded). Call it before training, not concurrently with tensor ops.
+    /// With `splitInSwift` false, OpenBLAS's own threads parallelise each product instead.
+    public static func setThreads(_ n: Int, splitInSwift: Bool = true) {
+        threadCount = max(1, n)
+        Self.splitInSwift = splitInSwift
+        openblas_set_num_threads(Int32(splitInSwift ? 1 : threadCount))
+    }
 
-    /// The number of threads OpenBLAS uses.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads rft computes with.
+    public static var threads: Int { threadCount }
 }

@@ -90,7 +90,7 @@ func sgemmPeak(n: Int = 2048, repeats: Int = 10) {
 
 let args = CommandLine.arguments.dropFirst()
 let threads = ProcessInfo.processInfo.environment["RFT_THREADS"].flatMap(Int.init) ?? 2
-BLAS.setThreads(threads)
+BLAS.setThreads(threads, splitInSwift: ProcessInfo.processInfo.environment["RFT_OPENBLAS_THREADS"] == nil)
 func option(_ flag: String) -> Int? {
     guard let i = args.firstIndex(of: flag), args.index(after: i) < args.endIndex else { return nil }
     return Int(args[args.index(after: i)])

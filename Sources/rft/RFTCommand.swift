@@ -1,0 +1,12 @@
+import ArgumentParser
+import RFT
+
+/// The `rft` command line: one subcommand per job.
+@main
+struct RFTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rft",
+        abstract: "Reinforcement finetuning for small causal language models (Swift, CPU, OpenBLAS).",
+        version: rftVersion,
+        subcommands: [Pretrain.self])
+}
