@@ -162,12 +162,12 @@ struct AdamWReference {
         #expect(sgd.stateTensors().map(\.name) == ["w.momentum_buffer", "b.momentum_buffer"])
     }
 
-    @Test func parallelChunksCoversRangeExactlyOnce() {
+    @Test func parallelForCoversRangeExactlyOnce() {
         for n in [0, 1, 37, 65_536, 131_072, 200_001] {
             let hits = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
             hits.initialize(repeating: 0, count: max(n, 1))
             defer { hits.deallocate() }
-            parallelChunks(n) { r in for i in r { hits[i] += 1 } }
+            parallelFor(n, grain: 1 << 16, threads: 2) { r in for i in r { hits[i] += 1 } }
             #expect((0..<n).allSatisfy { hits[$0] == 1 }, "n = \(n)")
         }
     }

@@ -123,20 +123,17 @@ class GPT(nn.Module):
 
 
 def flops_per_step(L, C, V, B, T):
-    # Exact formula (shared convention with the Swift side of the benchmark):
+    # Model FLOPs of one step (PaLM's convention; the Swift side uses the same formula):
     #
-    #   flops = 6*B*T*(12*L*C*C + V*C) + 6*L*B*T*T*C
+    #   flops = 6*B*T*(12*L*C*C + V*C) + 12*L*B*T*T*C
     #
     # First term: 6 flops (fwd 2 + bwd 4) per matmul weight per token. Matmul
     # weights per layer: qkv 3C^2 + attn proj C^2 + fc 4C^2 + mlp proj 4C^2 = 12C^2;
     # plus V*C for the lm_head (the tied wte, counted once for its matmul use;
     # the embedding lookup is not a matmul). Biases/LayerNorm/softmax are ignored.
-    # Second term: attention score/value matmuls (QK^T and PV), 6*L*B*T*T*C,
-    # with the full TxT matrix (no discount for the causal mask).
-    # NOTE: counting QK^T + PV as 2 flops per multiply-add gives 4*B*T*T*C forward,
-    # i.e. 12*L*B*T*T*C for fwd+bwd; the agreed convention above is half of that.
-    # Kept as agreed so that the Swift and PyTorch numbers are comparable.
-    return 6 * B * T * (12 * L * C * C + V * C) + 6 * L * B * T * T * C
+    # Second term: attention scores and values (QK^T and PV): 2*2*B*T*T*C forward per
+    # layer, times 3 for forward + backward, over the full TxT matrix (no causal discount).
+    return 6 * B * T * (12 * L * C * C + V * C) + 12 * L * B * T * T * C
 
 
 def main():

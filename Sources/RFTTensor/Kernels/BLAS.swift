@@ -44,6 +44,21 @@ public enum BLAS {
         }
     }
 
+    /// The same product on the calling thread only (for use inside parallel regions).
+    @inline(__always)
+    public static func gemmSerial(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    /// Threads that may call `gemmSerial` concurrently: rft's thread count when it splits
+    /// products itself, else 1 (OpenBLAS's own threads are in charge).
+    public static var callerThreads: Int { splitInSwift ? threadCount : 1 }
+
     @inline(__always)
     private static func sgemm(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,

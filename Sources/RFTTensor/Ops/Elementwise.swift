@@ -148,26 +148,37 @@ let geluScale: Float = 0.7978845608028654
 /// GELU with the tanh approximation (GPT-2's): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 public func gelu(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
-    vmap(x.count, x.data, out.data) { v in
-        0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v)))
+    let (px, po) = (x.data, out.data)
+    parallelFor(x.count, grain: 1 << 15) { r in
+        vmap(r.count, px + r.lowerBound, po + r.lowerBound) { v in
+            0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v)))
+        }
     }
     return out.recorded(from: [x]) { g in
-        let n = x.count, px = x.data, pg = g.data, gx = x.gradBuffer()
-        var i = 0
-        @inline(__always) func grad(_ v: Vec) -> Vec {
-            let u = geluScale * (v + 0.044715 * v * v * v)
-            let t = vtanh(u)
-            let du = geluScale * (1 + 3 * 0.044715 * v * v)
-            return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
+        let gx = x.gradBuffer()
+        parallelFor(x.count, grain: 1 << 15) { r in
+            geluBackward(r.count, px + r.lowerBound, g.data + r.lowerBound, gx + r.lowerBound)
         }
-        while i + 16 <= n {
-            store16(load16(gx + i) + load16(pg + i) * grad(load16(px + i)), gx + i)
-            i += 16
-        }
-        if i < n {
-            let r = n - i
-            storePartial(loadPartial(gx + i, r) + loadPartial(pg + i, r) * grad(loadPartial(px + i, r)),
-                         gx + i, r)
-        }
+    }
+}
+
+/// gx += g · GELU′(x) over n floats.
+@inline(__always)
+func geluBackward(_ n: Int, _ px: UnsafePointer<Float>, _ pg: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>) {
+    var i = 0
+    @inline(__always) func grad(_ v: Vec) -> Vec {
+        let u = geluScale * (v + 0.044715 * v * v * v)
+        let t = vtanh(u)
+        let du = geluScale * (1 + 3 * 0.044715 * v * v)
+        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
+    }
+    while i + 16 <= n {
+        store16(load16(gx + i) + load16(pg + i) * grad(load16(px + i)), gx + i)
+        i += 16
+    }
+    if i < n {
+        let r = n - i
+        storePartial(loadPartial(gx + i, r) + loadPartial(pg + i, r) * grad(loadPartial(px + i, r)),
+                     gx + i, r)
     }
 }

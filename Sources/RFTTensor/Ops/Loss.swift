@@ -23,24 +23,19 @@ public func crossEntropy(
     for i in 0..<n where targets[i] < 0 { w[i] = 0 }
     let total = w.reduce(0, +)
     let norm: Float = reduction == .sum ? 1 : (total > 0 ? 1 / total : 0)
-    var lse = [Float](repeating: 0, count: n)
+    let lse = rowLogSumExp(logits, rows: n, where: w)
     var loss: Double = 0
-    for i in 0..<n where w[i] != 0 {
-        let row = logits.data + i * v
-        lse[i] = logSumExpRow(v, row)
-        loss += Double(w[i] * (lse[i] - row[targets[i]]))
-    }
+    for i in 0..<n where w[i] != 0 { loss += Double(w[i] * (lse[i] - logits.data[i * v + targets[i]])) }
     let out = Tensor(shape: [], data: [Float(loss) * norm])
     return out.recorded(from: [logits]) { g in
         // dlogits_i += g · wᵢ · norm · (softmax_i − onehot(tᵢ))
         let gl = logits.gradBuffer(), gv = g.data[0]
-        for i in 0..<n where w[i] != 0 {
-            let s = gv * w[i] * norm, l = lse[i]
-            let row = logits.data + i * v, dr = gl + i * v
-            var j = 0
-            while j + 16 <= v { store16(load16(dr + j) + s * vexp(load16(row + j) - l), dr + j); j += 16 }
-            while j < v { dr[j] += s * sexp(row[j] - l); j += 1 }
-            dr[targets[i]] -= s
+        parallelFor(n, grain: rowGrain(v)) { rows in
+            for i in rows where w[i] != 0 {
+                let s = gv * w[i] * norm
+                addScaledSoftmax(v, logits.data + i * v, lse[i], s, gl + i * v)
+                gl[i * v + targets[i]] -= s
+            }
         }
     }
 }
@@ -52,23 +47,40 @@ public func tokenLogProbs(_ logits: Tensor, tokens: [Int]) -> Tensor {
     precondition(tokens.count == n, "tokenLogProbs: \(tokens.count) tokens for \(n) rows")
     precondition(tokens.allSatisfy { $0 >= 0 && $0 < v }, "tokenLogProbs: token out of range 0..<\(v)")
     let out = Tensor(uninitialized: Array(logits.shape.dropLast()))
-    var lse = [Float](repeating: 0, count: n)
-    for i in 0..<n {
-        let row = logits.data + i * v
-        lse[i] = logSumExpRow(v, row)
-        out.data[i] = row[tokens[i]] - lse[i]
-    }
+    let lse = rowLogSumExp(logits, rows: n, where: nil)
+    for i in 0..<n { out.data[i] = logits.data[i * v + tokens[i]] - lse[i] }
     return out.recorded(from: [logits]) { g in
         // dlogits_i += gᵢ · (onehot(tᵢ) − softmax_i)
         let gl = logits.gradBuffer()
-        for i in 0..<n {
-            let s = g.data[i], l = lse[i]
-            guard s != 0 else { continue }
-            let row = logits.data + i * v, dr = gl + i * v
-            var j = 0
-            while j + 16 <= v { store16(load16(dr + j) - s * vexp(load16(row + j) - l), dr + j); j += 16 }
-            while j < v { dr[j] -= s * sexp(row[j] - l); j += 1 }
-            dr[tokens[i]] += s
+        parallelFor(n, grain: rowGrain(v)) { rows in
+            for i in rows where g.data[i] != 0 {
+                addScaledSoftmax(v, logits.data + i * v, lse[i], -g.data[i], gl + i * v)
+                gl[i * v + tokens[i]] += g.data[i]
+            }
         }
     }
+}
+
+/// Rows per thread chunk so that each chunk has at least ~32K elements of width `v`.
+@inline(__always) func rowGrain(_ v: Int) -> Int { max(1, 32768 / max(1, v)) }
+
+/// log Σ exp per row of `logits` (rows × V), in parallel; rows whose weight is 0 are skipped.
+func rowLogSumExp(_ logits: Tensor, rows n: Int, where weights: [Float]?) -> [Float] {
+    let v = logits.shape.last!
+    var lse = [Float](repeating: 0, count: n)
+    lse.withUnsafeMutableBufferPointer { out in
+        let po = out.baseAddress!
+        parallelFor(n, grain: rowGrain(v)) { rows in
+            for i in rows where weights?[i] ?? 1 != 0 { po[i] = logSumExpRow(v, logits.data + i * v) }
+        }
+    }
+    return lse
+}
+
+/// d[j] += s · exp(x[j] − lse) over a row of v floats (s times the row's softmax).
+@inline(__always)
+func addScaledSoftmax(_ v: Int, _ x: UnsafePointer<Float>, _ lse: Float, _ s: Float, _ d: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= v { store16(load16(d + j) + s * vexp(load16(x + j) - lse), d + j); j += 16 }
+    while j < v { d[j] += s * sexp(x[j] - lse); j += 1 }
 }

@@ -46,7 +46,7 @@ public final class AdamW: Optimizer {
             guard let g = p.tensor.grad else { continue }
             let (pp, pg) = (p.tensor.data, g.data)
             let (pm, pv) = (exponentialAverage[i].data, exponentialAverageSquared[i].data)
-            parallelChunks(p.tensor.count) { range in
+            parallelFor(p.tensor.count, grain: 1 << 16) { range in
                 var j = range.lowerBound
                 let end = range.upperBound
                 while j + 16 <= end {

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// An optimizer over named parameters whose state is itself named tensors (so it checkpoints).
 public protocol Optimizer: AnyObject {
     /// The parameters, in a stable order, by name.
@@ -17,19 +15,6 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// Clears every parameter's gradient (sets it to nil, like `zero_grad(set_to_none=True)`).
     public func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
-}
-
-/// Splits `0..<n` into at most `workers` contiguous chunks of at least `minChunk` and runs
-/// `body(range)` on each, in parallel when there is more than one chunk. Elementwise only:
-/// results do not depend on the split.
-func parallelChunks(_ n: Int, workers: Int = 2, minChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
-    let chunks = max(1, min(workers, n / minChunk))
-    if chunks == 1 { body(0..<n); return }
-    let size = (n + chunks - 1) / chunks
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = c * size, hi = min(n, lo + size)
-        if lo < hi { body(lo..<hi) }
-    }
 }
 
 /// Scales all gradients so that their global L2 norm is at most `maxNorm`; returns the norm

@@ -36,10 +36,10 @@ func printJSON(_ object: [String: Any]) {
     print(String(decoding: data, as: UTF8.self))
 }
 
-/// Model FLOPs of one training step: 6·B·T·(12·L·C² + V·C) + 6·L·B·T²·C (matches the peer).
+/// Model FLOPs of one training step: 6·B·T·(12·L·C² + V·C) + 12·L·B·T²·C (PaLM's convention) (matches the peer).
 func trainStepFLOPs(_ c: GPTConfig, batch: Int, seq: Int) -> Double {
     let (b, t, l, w, v) = (Double(batch), Double(seq), Double(c.layers), Double(c.width), Double(c.vocabularySize))
-    return 6 * b * t * (12 * l * w * w + v * w) + 6 * l * b * t * t * w
+    return 6 * b * t * (12 * l * w * w + v * w) + 12 * l * b * t * t * w
 }
 
 /// One forward, backward and AdamW step of the GPT on a fixed random batch.
