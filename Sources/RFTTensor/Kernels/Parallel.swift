@@ -13,3 +13,21 @@ func parallelFor(_ n: Int, grain: Int, threads: Int = BLAS.threads, _ body: (Ran
         if lo < hi { body(lo..<hi) }
     }
 }
+
+/// Treats `counts` as consecutive segments of one long range, splits that range across threads
+/// (as `parallelFor`) and calls `body(segment, rangeInSegment)` for every piece, so many small
+/// tensors share the threads as well as one large one does.
+func forEachSlice(of counts: [Int], grain: Int, _ body: (Int, Range<Int>) -> Void) {
+    var starts = [0]
+    for c in counts { starts.append(starts.last! + c) }
+    parallelFor(starts.last!, grain: grain) { range in
+        var s = 0
+        while s < counts.count && starts[s + 1] <= range.lowerBound { s += 1 }
+        while s < counts.count && starts[s] < range.upperBound {
+            let lo = max(range.lowerBound, starts[s]) - starts[s]
+            let hi = min(range.upperBound, starts[s + 1]) - starts[s]
+            if lo < hi { body(s, lo..<hi) }
+            s += 1
+        }
+    }
+}

@@ -45,9 +45,24 @@ public typealias Vec = SIMD16<Float>
     return y * scale
 }
 
-/// tanh per lane via 1 − 2/(e^{2x} + 1).
+/// tanh per lane: a 13/6-degree rational approximation on [−7.9, 7.9] (Eigen's fast tanh,
+/// error ~1 ulp), one division and no exp.
 @inline(__always) func vtanh(_ x: Vec) -> Vec {
-    1 - 2 / (vexp(2 * x) + 1)
+    var xc = x.replacing(with: -7.90531110763549805, where: x .< -7.90531110763549805)
+    xc.replace(with: 7.90531110763549805, where: xc .> 7.90531110763549805)
+    let x2 = xc * xc
+    var p = Vec(repeating: -2.76076847742355e-16)
+    p = p * x2 + 2.00018790482477e-13
+    p = p * x2 - 8.60467152213735e-11
+    p = p * x2 + 5.12229709037114e-08
+    p = p * x2 + 1.48572235717979e-05
+    p = p * x2 + 6.37261928875436e-04
+    p = p * x2 + 4.89352455891786e-03
+    var q = Vec(repeating: 1.19825839466702e-06)
+    q = q * x2 + 1.18534705686654e-04
+    q = q * x2 + 2.26843463243900e-03
+    q = q * x2 + 4.89352518554385e-03
+    return xc * p / q
 }
 
 /// Scalar e^x through the vector kernel (one lane), for tails and reductions.

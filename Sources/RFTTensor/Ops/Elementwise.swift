@@ -146,39 +146,51 @@ public prefix func - (a: Tensor) -> Tensor { a * -1 }
 let geluScale: Float = 0.7978845608028654
 
 /// GELU with the tanh approximation (GPT-2's): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+/// x is (...) → same shape. Keeps the tanh values for backward when recording.
 public func gelu(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
-    let (px, po) = (x.data, out.data)
+    let recording = Tensor.recording([x])
+    let tanhs = recording ? Tensor(uninitialized: x.shape) : nil
+    let (px, po, pt) = (x.data, out.data, tanhs?.data)
     parallelFor(x.count, grain: 1 << 15) { r in
-        vmap(r.count, px + r.lowerBound, po + r.lowerBound) { v in
-            0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v)))
+        var i = r.lowerBound
+        @inline(__always) func step(_ v: Vec) -> (Vec, Vec) {
+            let t = vtanh(geluScale * (v + 0.044715 * v * v * v))
+            return (0.5 * v * (1 + t), t)
+        }
+        while i + 16 <= r.upperBound {
+            let (y, t) = step(load16(px + i))
+            store16(y, po + i)
+            if let pt { store16(t, pt + i) }
+            i += 16
+        }
+        if i < r.upperBound {
+            let n = r.upperBound - i
+            let (y, t) = step(loadPartial(px + i, n))
+            storePartial(y, po + i, n)
+            if let pt { storePartial(t, pt + i, n) }
         }
     }
+    guard let tanhs else { return out }
     return out.recorded(from: [x]) { g in
-        let gx = x.gradBuffer()
+        // dx += g · (0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)),  t = the saved tanh
+        let gx = x.gradBuffer(), pt = tanhs.data, pg = g.data
         parallelFor(x.count, grain: 1 << 15) { r in
-            geluBackward(r.count, px + r.lowerBound, g.data + r.lowerBound, gx + r.lowerBound)
+            @inline(__always) func grad(_ v: Vec, _ t: Vec) -> Vec {
+                let du: Vec = geluScale * (1 + 0.134145 * v * v)  // d/dx of √(2/π)(x + 0.044715x³)
+                let half: Vec = 0.5 * (1 + t)
+                return half + 0.5 * v * (1 - t * t) * du
+            }
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound {
+                store16(load16(gx + i) + load16(pg + i) * grad(load16(px + i), load16(pt + i)), gx + i)
+                i += 16
+            }
+            if i < r.upperBound {
+                let n = r.upperBound - i
+                let d = loadPartial(pg + i, n) * grad(loadPartial(px + i, n), loadPartial(pt + i, n))
+                storePartial(loadPartial(gx + i, n) + d, gx + i, n)
+            }
         }
-    }
-}
-
-/// gx += g · GELU′(x) over n floats.
-@inline(__always)
-func geluBackward(_ n: Int, _ px: UnsafePointer<Float>, _ pg: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>) {
-    var i = 0
-    @inline(__always) func grad(_ v: Vec) -> Vec {
-        let u = geluScale * (v + 0.044715 * v * v * v)
-        let t = vtanh(u)
-        let du = geluScale * (1 + 3 * 0.044715 * v * v)
-        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
-    }
-    while i + 16 <= n {
-        store16(load16(gx + i) + load16(pg + i) * grad(load16(px + i)), gx + i)
-        i += 16
-    }
-    if i < n {
-        let r = n - i
-        storePartial(loadPartial(gx + i, r) + loadPartial(pg + i, r) * grad(loadPartial(px + i, r)),
-                     gx + i, r)
     }
 }

@@ -42,30 +42,32 @@ public final class AdamW: Optimizer {
         let stepSize = lr / bc1
         let bc2Sqrt = bc2.squareRoot()
         let decay = 1 - lr * wd
-        for (i, p) in parameters.enumerated() {
-            guard let g = p.tensor.grad else { continue }
-            let (pp, pg) = (p.tensor.data, g.data)
+        // one pass over all parameters, split evenly across threads by element count
+        let work = parameters.indices.compactMap { i -> (Int, Tensor)? in
+            parameters[i].tensor.grad == nil ? nil : (i, parameters[i].tensor)
+        }
+        forEachSlice(of: work.map { $0.1.count }, grain: 1 << 15) { w, range in
+            let (i, p) = work[w]
+            let (pp, pg) = (p.data, p.grad!.data)
             let (pm, pv) = (exponentialAverage[i].data, exponentialAverageSquared[i].data)
-            parallelFor(p.tensor.count, grain: 1 << 16) { range in
-                var j = range.lowerBound
-                let end = range.upperBound
-                while j + 16 <= end {
-                    let gj = load16(pg + j)
-                    let m = b1 * load16(pm + j) + (1 - b1) * gj
-                    let v = b2 * load16(pv + j) + (1 - b2) * gj * gj
-                    store16(m, pm + j); store16(v, pv + j)
-                    let denom = v.squareRoot() / bc2Sqrt + eps
-                    store16(load16(pp + j) * decay - stepSize * (m / denom), pp + j)
-                    j += 16
-                }
-                while j < end {
-                    let gj = pg[j]
-                    pm[j] = b1 * pm[j] + (1 - b1) * gj
-                    pv[j] = b2 * pv[j] + (1 - b2) * gj * gj
-                    let denom = pv[j].squareRoot() / bc2Sqrt + eps
-                    pp[j] = pp[j] * decay - stepSize * (pm[j] / denom)
-                    j += 1
-                }
+            var j = range.lowerBound
+            let end = range.upperBound
+            while j + 16 <= end {
+                let gj = load16(pg + j)
+                let m = b1 * load16(pm + j) + (1 - b1) * gj
+                let v = b2 * load16(pv + j) + (1 - b2) * gj * gj
+                store16(m, pm + j); store16(v, pv + j)
+                let denom = v.squareRoot() / bc2Sqrt + eps
+                store16(load16(pp + j) * decay - stepSize * (m / denom), pp + j)
+                j += 16
+            }
+            while j < end {
+                let gj = pg[j]
+                pm[j] = b1 * pm[j] + (1 - b1) * gj
+                pv[j] = b2 * pv[j] + (1 - b2) * gj * gj
+                let denom = pv[j].squareRoot() / bc2Sqrt + eps
+                pp[j] = pp[j] * decay - stepSize * (pm[j] / denom)
+                j += 1
             }
         }
     }

@@ -54,20 +54,27 @@ func trainStep(_ name: String, steps: Int?, warmup: Int?) {
     let n = spec.batch * spec.seq
     let tokens = (0..<n).map { _ in Int(g.next() % UInt64(spec.config.vocabularySize)) }
     let targets = (0..<n).map { _ in Int(g.next() % UInt64(spec.config.vocabularySize)) }
-    var times: [Double] = []
+    var times: [Double] = [], phases: [[Double]] = [[], [], []]
     var loss: Float = 0
     for i in 0..<((warmup ?? spec.warmup) + (steps ?? spec.steps)) {
         let t0 = now()
         optimizer.zeroGrad()
         let logits = model(tokens, batch: spec.batch, length: spec.seq)
         let l = crossEntropy(logits, targets: targets)
+        let t1 = now()
         l.backward()
+        let t2 = now()
         optimizer.step()
+        let t3 = now()
         loss = l.item()
-        if i >= (warmup ?? spec.warmup) { times.append((now() - t0) * 1000) }
+        if i >= (warmup ?? spec.warmup) {
+            times.append((t3 - t0) * 1000)
+            for (j, d) in [t1 - t0, t2 - t1, t3 - t2].enumerated() { phases[j].append(d * 1000) }
+        }
     }
     printJSON([
-        "config": name, "median_ms": median(times), "times_ms": times, "loss": Double(loss),
+        "config": name, "median_ms": median(times), "forward_ms": median(phases[0]),
+        "backward_ms": median(phases[1]), "optimizer_ms": median(phases[2]), "times_ms": times, "loss": Double(loss),
         "peak_rss_mb": peakRSSMegabytes(), "flops_per_step": trainStepFLOPs(spec.config, batch: spec.batch, seq: spec.seq),
         "threads": BLAS.threads,
     ])
@@ -96,6 +103,7 @@ func option(_ flag: String) -> Int? {
     return Int(args[args.index(after: i)])
 }
 switch args.first {
+case "ops": opProfile(args.dropFirst().first ?? "tiny")
 case "sgemm": sgemmPeak(n: option("--size") ?? 2048)
 case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 default:
