@@ -35,6 +35,16 @@ extension Tensor {
         return g.data
     }
 
+    /// The gradient buffer for a backward that will write all of it: when no gradient exists yet
+    /// it is allocated uninitialised and `fresh` is true, so the caller stores (`=`) instead of
+    /// accumulating (`+=`) and no zero-fill pass is spent.
+    func gradBufferForOverwrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g.data, false) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return (g.data, true)
+    }
+
     /// Computes the gradient of this tensor with respect to every tensor that requires it and
     /// accumulates it into their `grad`. `gradient` defaults to 1 for a one-element tensor.
     /// Intermediate gradients and the recorded graph are released as the walk passes them.

@@ -117,8 +117,10 @@ func sameShapeAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
     while i + 16 <= n { store16(load16(pa + i) + load16(pb + i), po + i); i += 16 }
     while i < n { po[i] = pa[i] + pb[i]; i += 1 }
     return out.recorded(from: [a, b]) { g in
-        if a.requiresGrad { vadd(n, g.data, a.gradBuffer()) }
-        if b.requiresGrad { vadd(n, g.data, b.gradBuffer()) }
+        for t in [a, b] where t.requiresGrad {
+            let (d, fresh) = t.gradBufferForOverwrite()
+            if fresh { d.update(from: g.data, count: n) } else { vadd(n, g.data, d) }
+        }
     }
 }
 

@@ -15,14 +15,17 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return y.recorded(from: inputs) { dy in
         // dx (N,in) += dy (N,out) · W (out,in)
+        // (a gradient created here is overwritten, beta = 0, instead of zero-filled and added to)
         if x.requiresGrad {
+            let (dx, fresh) = x.gradBufferForOverwrite()
             BLAS.gemm(m: n, n: inF, k: outF, a: dy.data, lda: outF, b: weight.data, ldb: inF,
-                      beta: 1, c: x.gradBuffer(), ldc: inF)
+                      beta: fresh ? 0 : 1, c: dx, ldc: inF)
         }
         // dW (out,in) += dyᵀ (out,N) · x (N,in)
         if weight.requiresGrad {
+            let (dw, fresh) = weight.gradBufferForOverwrite()
             BLAS.gemm(transA: true, m: outF, n: inF, k: n, a: dy.data, lda: outF, b: x.data,
-                      ldb: inF, beta: 1, c: weight.gradBuffer(), ldc: inF)
+                      ldb: inF, beta: fresh ? 0 : 1, c: dw, ldc: inF)
         }
         // db (out) += Σ_rows dy
         if let b = bias, b.requiresGrad {
