@@ -17,9 +17,11 @@ extension Tensor {
     }
 
     /// Records `backward` as the way `self` was computed from `inputs` when gradients are on
-    /// and any input requires them. Returns self.
+    /// and any input requires them, and returns self: the way to write a custom op (like
+    /// torch.autograd.Function). `backward` receives the output's gradient and accumulates
+    /// into the inputs' `gradBuffer()`.
     @discardableResult
-    func recorded(from inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
+    public func recorded(from inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) -> Tensor {
         guard Tensor.recording(inputs) else { return self }
         requiresGrad = true
         node = Node(inputs: inputs.filter { $0.requiresGrad }, backward: backward)
@@ -28,7 +30,7 @@ extension Tensor {
 
     /// The gradient buffer of this tensor, created zero-filled on first use; backward
     /// functions accumulate into it.
-    func gradBuffer() -> UnsafeMutablePointer<Float> {
+    public func gradBuffer() -> UnsafeMutablePointer<Float> {
         if let g = grad { return g.data }
         let g = Tensor(zeros: shape)
         grad = g
@@ -38,7 +40,7 @@ extension Tensor {
     /// The gradient buffer for a backward that will write all of it: when no gradient exists yet
     /// it is allocated uninitialised and `fresh` is true, so the caller stores (`=`) instead of
     /// accumulating (`+=`) and no zero-fill pass is spent.
-    func gradBufferForOverwrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+    public func gradBufferForOverwrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
         if let g = grad { return (g.data, false) }
         let g = Tensor(uninitialized: shape)
         grad = g

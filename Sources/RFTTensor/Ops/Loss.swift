@@ -29,11 +29,16 @@ public func crossEntropy(
     let out = Tensor(shape: [], data: [Float(loss) * norm])
     return out.recorded(from: [logits]) { g in
         // dlogits_i += g · wᵢ · norm · (softmax_i − onehot(tᵢ))
-        let gl = logits.gradBuffer(), gv = g.data[0]
+        let (gl, fresh) = logits.gradBufferForOverwrite()
+        let gv = g.data[0]
         parallelFor(n, grain: rowGrain(v)) { rows in
-            for i in rows where w[i] != 0 {
+            for i in rows {
+                guard w[i] != 0 else {
+                    if fresh { (gl + i * v).update(repeating: 0, count: v) }
+                    continue
+                }
                 let s = gv * w[i] * norm
-                addScaledSoftmax(v, logits.data + i * v, lse[i], s, gl + i * v)
+                addScaledSoftmax(v, logits.data + i * v, lse[i], s, gl + i * v, overwrite: fresh)
                 gl[i * v + targets[i]] -= s
             }
         }
@@ -77,10 +82,17 @@ func rowLogSumExp(_ logits: Tensor, rows n: Int, where weights: [Float]?) -> [Fl
     return lse
 }
 
-/// d[j] += s · exp(x[j] − lse) over a row of v floats (s times the row's softmax).
+/// d[j] += s · exp(x[j] − lse) over a row of v floats (s times the row's softmax);
+/// with `overwrite`, d[j] = … instead.
 @inline(__always)
-func addScaledSoftmax(_ v: Int, _ x: UnsafePointer<Float>, _ lse: Float, _ s: Float, _ d: UnsafeMutablePointer<Float>) {
+func addScaledSoftmax(_ v: Int, _ x: UnsafePointer<Float>, _ lse: Float, _ s: Float,
+                      _ d: UnsafeMutablePointer<Float>, overwrite: Bool = false) {
     var j = 0
-    while j + 16 <= v { store16(load16(d + j) + s * vexp(load16(x + j) - lse), d + j); j += 16 }
-    while j < v { d[j] += s * sexp(x[j] - lse); j += 1 }
+    if overwrite {
+        while j + 16 <= v { store16(s * vexp(load16(x + j) - lse), d + j); j += 16 }
+        while j < v { d[j] = s * sexp(x[j] - lse); j += 1 }
+    } else {
+        while j + 16 <= v { store16(load16(d + j) + s * vexp(load16(x + j) - lse), d + j); j += 16 }
+        while j < v { d[j] += s * sexp(x[j] - lse); j += 1 }
+    }
 }

@@ -1,0 +1,88 @@
+/// Advantage estimators: how per-completion rewards become per-completion advantages.
+/// Rewards arrive grouped: `groupSize` (TRL's `num_generations`) consecutive completions of
+/// the same prompt.
+public enum AdvantageEstimator: String, Codable, CaseIterable, Sendable {
+    /// A = r (no baseline).
+    case reinforce
+    /// A = r − b, b a moving average of the batch-mean reward across steps.
+    case reinforceBaseline = "reinforce_baseline"
+    /// A_i = r_i − mean of the other K−1 rewards of its group (leave-one-out).
+    case rloo
+    /// A = (r − group mean) / (group std + ε), std unbiased (N−1) as TRL's GRPOTrainer.
+    case grpo
+    /// A = r − group mean (Dr. GRPO: no division by the std).
+    case drGRPO = "dr_grpo"
+}
+
+/// Errors in a batch of rewards handed to an advantage estimator.
+public enum AdvantageError: Error, Equatable, CustomStringConvertible {
+    /// The number of rewards is not a positive multiple of the group size.
+    case groupMismatch(rewards: Int, groupSize: Int)
+    /// A reward is NaN or infinite.
+    case nonFiniteReward(index: Int)
+    /// RLOO needs at least two completions per prompt.
+    case groupTooSmall(estimator: AdvantageEstimator, groupSize: Int)
+
+    /// One line naming the problem.
+    public var description: String {
+        switch self {
+        case .groupMismatch(let n, let k): return "\(n) rewards do not split into groups of \(k)"
+        case .nonFiniteReward(let i): return "reward \(i) is not finite"
+        case .groupTooSmall(let e, let k): return "\(e.rawValue) needs num_generations ≥ 2, got \(k)"
+        }
+    }
+}
+
+/// Computes advantages for one estimator, keeping the running baseline that
+/// `reinforce_baseline` needs (so it checkpoints as part of the trainer state).
+public struct AdvantageComputer: Codable, Equatable, Sendable {
+    /// The estimator.
+    public var estimator: AdvantageEstimator
+    /// ε added to the group std by `grpo` (TRL: 1e-4).
+    public var epsilon: Double
+    /// Weight of the old baseline in `reinforce_baseline`'s moving average.
+    public var baselineMomentum: Double
+    /// The moving-average baseline (nil before the first batch).
+    public var baseline: Double?
+
+    /// An advantage computer; defaults follow TRL.
+    public init(_ estimator: AdvantageEstimator, epsilon: Double = 1e-4, baselineMomentum: Double = 0.9) {
+        self.estimator = estimator
+        self.epsilon = epsilon
+        self.baselineMomentum = baselineMomentum
+    }
+
+    /// Advantages for `rewards` in groups of `groupSize`; updates the baseline afterwards.
+    public mutating func advantages(rewards: [Double], groupSize k: Int) throws -> [Double] {
+        guard k > 0, !rewards.isEmpty, rewards.count % k == 0 else {
+            throw AdvantageError.groupMismatch(rewards: rewards.count, groupSize: k)
+        }
+        if let i = rewards.firstIndex(where: { !$0.isFinite }) { throw AdvantageError.nonFiniteReward(index: i) }
+        if estimator == .rloo && k < 2 { throw AdvantageError.groupTooSmall(estimator: .rloo, groupSize: k) }
+        switch estimator {
+        case .reinforce:
+            return rewards
+        case .reinforceBaseline:
+            let batchMean = rewards.reduce(0, +) / Double(rewards.count)
+            let b = baseline ?? batchMean
+            baseline = baselineMomentum * b + (1 - baselineMomentum) * batchMean
+            return rewards.map { $0 - b }
+        case .rloo, .grpo, .drGRPO:
+            var out = [Double](repeating: 0, count: rewards.count)
+            for start in stride(from: 0, to: rewards.count, by: k) {
+                let group = rewards[start..<(start + k)]
+                let sum = group.reduce(0, +), mean = sum / Double(k)
+                for (j, r) in group.enumerated() {
+                    switch estimator {
+                    case .rloo: out[start + j] = r - (sum - r) / Double(k - 1)
+                    case .drGRPO: out[start + j] = r - mean
+                    default:
+                        let variance = k > 1 ? group.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k - 1) : 0
+                        out[start + j] = (r - mean) / (variance.squareRoot() + epsilon)
+                    }
+                }
+            }
+            return out
+        }
+    }
+}
