@@ -569,6 +569,20 @@ let crossEntropyCases: [CECase] = [
         let p = naiveSoftmax(logits)
         #expect(maxAbsDiff(y.toArray(), tokens.enumerated().map { log(p[$0.offset * 20 + $0.element]) }) < 1e-5)
     }
+
+    @Test(arguments: [[2, 7], [2, 3, 20]])
+    func softmaxEntropyGradient(shape: [Int]) {
+        gradCheck([param(shape, seed: 116, std: 2)]) { softmaxEntropy($0[0]) }
+    }
+
+    @Test func softmaxEntropyForwardMatchesNaive() {
+        let logits = randn([3, 20], seed: 117, std: 3)
+        let p = naiveSoftmax(logits)
+        let expected = (0..<3).map { r in -(0..<20).reduce(0.0) { $0 + p[r * 20 + $1] * log(p[r * 20 + $1]) } }
+        #expect(maxAbsDiff(softmaxEntropy(logits).toArray(), expected) < 1e-5)
+        // uniform logits: log V
+        #expect(abs(softmaxEntropy(Tensor(zeros: [1, 20])).item() - logf(20)) < 1e-5)
+    }
 }
 
 // MARK: - shape ops

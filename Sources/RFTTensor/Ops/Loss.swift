@@ -96,3 +96,37 @@ func addScaledSoftmax(_ v: Int, _ x: UnsafePointer<Float>, _ lse: Float, _ s: Fl
         while j < v { d[j] += s * sexp(x[j] - lse); j += 1 }
     }
 }
+
+/// The entropy −Σ p·log p of softmax(logits) per row (nats).
+/// logits is (..., V) → out has logits' shape without V.  dH/dz = −p ⊙ (log p + H).
+public func softmaxEntropy(_ logits: Tensor) -> Tensor {
+    let v = logits.shape.last!, n = logits.count / v
+    let out = Tensor(uninitialized: Array(logits.shape.dropLast()))
+    let lse = rowLogSumExp(logits, rows: n, where: nil)
+    let po = out.data
+    parallelFor(n, grain: rowGrain(v)) { rows in
+        for i in rows {
+            // H = lse − Σ p·z
+            let row = logits.data + i * v, l = lse[i]
+            var acc = Vec(repeating: 0)
+            var j = 0
+            while j + 16 <= v { let z = load16(row + j); acc += vexp(z - l) * z; j += 16 }
+            var s = acc.sum()
+            while j < v { s += sexp(row[j] - l) * row[j]; j += 1 }
+            po[i] = l - s
+        }
+    }
+    return out.recorded(from: [logits]) { g in
+        let gl = logits.gradBuffer()
+        parallelFor(n, grain: rowGrain(v)) { rows in
+            for i in rows where g.data[i] != 0 {
+                let row = logits.data + i * v, dr = gl + i * v
+                let l = lse[i], h = po[i], gi = g.data[i]
+                for j in 0..<v {
+                    let logp = row[j] - l
+                    dr[j] -= gi * sexp(logp) * (logp + h)
+                }
+            }
+        }
+    }
+}
