@@ -9,7 +9,14 @@ import RFTTensor
 /// loading weights + AdamW state (f32) and a bf16 weights export; prints one JSON line.
 /// Options: --steps N (training steps, default 2), --repeats R (default 3), --dir PATH
 /// (where files go; default a temp folder, removed unless --keep 1).
-func checkpointBench(steps: Int?, repeats: Int?, directory: String?, keep: Bool) {
+func checkpointBench() {
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    func value(_ flag: String) -> String? {
+        guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }
+        return arguments[i + 1]
+    }
+    let steps = value("--steps").flatMap(Int.init), repeats = value("--repeats").flatMap(Int.init)
+    let directory = value("--dir"), keep = value("--keep") == "1"
     let config = GPTConfig(vocabularySize: 50257, contextLength: 1024, layers: 12, heads: 12, width: 768)
     let model = GPT(config, seed: 1)
     let optimizer = AdamW(parameters: model.namedParameters(), learningRate: 6e-4, weightDecay: 0.1)
@@ -35,12 +42,17 @@ func checkpointBench(steps: Int?, repeats: Int?, directory: String?, keep: Bool)
     let export = Checkpoint.capture(model: model, weights: .bf16)
     let rawBytes = full.tensors.reduce(0) { $0 + $1.tensor.count * 4 }
     let weightBytes = model.parameterCount * 4
-    var saveTimes: [Double] = [], loadTimes: [Double] = [], exportTimes: [Double] = [], exportLoadTimes: [Double] = []
+    var noSync = CheckpointWriteOptions()
+    noSync.durable = false
+    var saveTimes: [Double] = [], noSyncTimes: [Double] = [], loadTimes: [Double] = [], exportTimes: [Double] = [], exportLoadTimes: [Double] = []
     do {
         for _ in 0..<(repeats ?? 3) {
             var t = now()
             try full.save(to: fullPath)
             saveTimes.append(now() - t)
+            t = now()
+            try full.save(to: fullPath, options: noSync)
+            noSyncTimes.append(now() - t)
             t = now()
             let loaded = try Checkpoint.load(from: fullPath)
             loadTimes.append(now() - t)
@@ -69,7 +81,7 @@ func checkpointBench(steps: Int?, repeats: Int?, directory: String?, keep: Bool)
         "suite": "checkpoint", "parameters": model.parameterCount, "train_steps": steps ?? 2, "train_seconds": trainSeconds,
         "raw_mb": mb, "file_mb": Double(fullSize) / 1e6, "size_ratio": Double(fullSize) / Double(rawBytes),
         "save_mb_s": mb / median(saveTimes), "load_mb_s": mb / median(loadTimes),
-        "save_s": saveTimes, "load_s": loadTimes,
+        "save_nofsync_mb_s": mb / median(noSyncTimes), "save_nofsync_s": noSyncTimes, "save_s": saveTimes, "load_s": loadTimes,
         "bf16_file_mb": Double(bf16Size) / 1e6, "bf16_size_ratio": Double(bf16Size) / Double(weightBytes),
         "bf16_save_mb_s": Double(weightBytes) / 1e6 / median(exportTimes),
         "bf16_load_mb_s": Double(weightBytes) / 1e6 / median(exportLoadTimes),
