@@ -1,49 +1,105 @@
-/// Kernels for incremental (KV-cached) decoding: appending one token's keys and values to a
-/// cache and attending with one query per row over that row's cached keys, plus a public
-/// softmax row for samplers. No autograd: these run under `withoutGradients` only.
+/// Serial kernels for incremental (KV-cached) decoding, on raw pointers: LayerNorm and GELU
+/// rows, appending keys/values to a cache and attending with one query per (row, position)
+/// over that row's cache, and a softmax row for samplers. They run on the calling thread (the
+/// sampler runs groups of rows on separate threads) and record no autograd graph.
+///
+/// Cache layout per layer, chosen so every (row, head) reads contiguous memory:
+/// keys (rows, heads, hs, stride) — transposed, so 16 scores come from one vector FMA per
+/// feature; values (rows, heads, stride, hs). `stride` ≥ positions, a multiple of 16.
 public enum DecodeKernels {
-    /// For each active row a: writes the k and v of `qkv[a]` into the cache at
-    /// (`rows[a]`, `positions[a]`) and sets out[a] = softmax(q·Kᵀ/√hs)·V over cache positions
-    /// 0...positions[a] of that row, per head.
-    /// qkv is (A, 3C) laid out per row as [q | k | v] (head h at columns h·hs ..< (h+1)·hs);
-    /// keys and values are (B, capacity, C); out is (A, C).
+    /// y = (x − mean) / √(var + eps) · weight + bias for each of `rows` rows of `c` floats
+    /// (the same arithmetic as `layerNorm`).  x and y are (rows, C); weight, bias are (C).
+    public static func layerNorm(rows: Int, c: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>, eps: Float, y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let xr = x + r * c, yr = y + r * c
+            let mean = vsum(c, xr) / Float(c)
+            var acc = Vec(repeating: 0)
+            var i = 0
+            while i + 16 <= c { let d = load16(xr + i) - mean; acc += d * d; i += 16 }
+            var v = acc.sum()
+            while i < c { let d = xr[i] - mean; v += d * d; i += 1 }
+            let rstd = 1 / (v / Float(c) + eps).squareRoot()
+            i = 0
+            while i + 16 <= c {
+                store16((load16(xr + i) - mean) * rstd * load16(weight + i) + load16(bias + i), yr + i)
+                i += 16
+            }
+            while i < c { yr[i] = (xr[i] - mean) * rstd * weight[i] + bias[i]; i += 1 }
+        }
+    }
+
+    /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).
+    public static func geluInPlace(_ n: Int, _ p: UnsafeMutablePointer<Float>) {
+        vmap(n, p, p) { v in 0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v))) }
+    }
+
+    /// y[i] += x[i] over `n` floats.
+    public static func add(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) { vadd(n, x, y) }
+
+    /// For each query i: writes the k and v of `qkv[i]` into the cache of row `rows[i]` at
+    /// position `positions[i]`; then (all appends done) sets out[i] = softmax(q·Kᵀ/√hs)·V over
+    /// positions 0...positions[i] of that row, per head. Queries of one row may be many
+    /// consecutive positions (a prompt): causality comes from the per-query length.
+    /// qkv is (Q, 3C) laid out [q | k | v] (head h at columns h·hs ..< (h+1)·hs); out is (Q, C);
+    /// keys (B, H, hs, stride) and values (B, H, stride, hs); scratch holds `stride` floats.
     public static func appendAndAttend(
-        qkv: Tensor, keys: Tensor, values: Tensor, rows: [Int], positions: [Int], heads: Int, out: Tensor
+        queries: Int, qkv: UnsafePointer<Float>, rows: UnsafePointer<Int>, positions: UnsafePointer<Int>,
+        keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
+        heads: Int, headSize hs: Int, out: UnsafeMutablePointer<Float>, scratch s: UnsafeMutablePointer<Float>
     ) {
-        let a = rows.count
-        let c3 = qkv.shape[qkv.rank - 1], c = c3 / 3, hs = c / heads
-        let capacity = keys.shape[1]
-        precondition(qkv.count == a * c3 && out.count == a * c && positions.count == a,
-                     "appendAndAttend: qkv \(qkv.shape), out \(out.shape), \(a) rows")
-        precondition(keys.shape == values.shape && keys.shape.count == 3 && keys.shape[2] == c,
-                     "appendAndAttend: cache \(keys.shape) for width \(c)")
+        let c = heads * hs, c3 = 3 * c
+        let block = hs * stride  // floats per (row, head) in either cache
+        for i in 0..<queries {  // append keys (transposed) and values
+            let (r, p) = (rows[i], positions[i])
+            let k = qkv + i * c3 + c, v = qkv + i * c3 + 2 * c
+            for h in 0..<heads {
+                let kt = keys + (r * heads + h) * block + p, vt = values + (r * heads + h) * block + p * hs
+                for d in 0..<hs { kt[d * stride] = k[h * hs + d] }
+                vt.update(from: v + h * hs, count: hs)
+            }
+        }
         let scale = 1 / Float(hs).squareRoot()
-        let (pq, pk, pv, po) = (qkv.data, keys.data, values.data, out.data)
-        rows.withUnsafeBufferPointer { rowsBuf in
-            positions.withUnsafeBufferPointer { posBuf in
-                for i in 0..<a {  // append this step's keys and values
-                    let (r, p) = (rowsBuf[i], posBuf[i])
-                    precondition(p >= 0 && p < capacity && r >= 0 && r < keys.shape[0], "appendAndAttend: position \(p) of row \(r) outside cache \(keys.shape)")
-                    (pk + (r * capacity + p) * c).update(from: pq + i * c3 + c, count: c)
-                    (pv + (r * capacity + p) * c).update(from: pq + i * c3 + 2 * c, count: c)
-                }
-                let grain = max(1, 4096 / max(1, hs * (capacity / 2 + 1)))
-                parallelFor(a * heads, grain: grain) { pairs in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: capacity) { scratch in
-                        let s = scratch.baseAddress!
-                        for pair in pairs {
-                            let (i, h) = pair.quotientAndRemainder(dividingBy: heads)
-                            let (r, p) = (rowsBuf[i], posBuf[i])
-                            let q = pq + i * c3 + h * hs
-                            let k0 = pk + r * capacity * c + h * hs, v0 = pv + r * capacity * c + h * hs
-                            let n = p + 1
-                            for j in 0..<n { s[j] = scale * vdot(hs, q, k0 + j * c) }  // scores (n)
-                            softmaxRow(n, s, s)
-                            let o = po + i * c + h * hs  // o (hs) = Σ_j s_j · V[j]
-                            o.update(repeating: 0, count: hs)
-                            for j in 0..<n { vaxpy(hs, s[j], v0 + j * c, o) }
-                        }
+        for i in 0..<queries {
+            let (r, n) = (rows[i], positions[i] + 1)
+            for h in 0..<heads {
+                let q = qkv + i * c3 + h * hs
+                let kt = UnsafePointer(keys + (r * heads + h) * block), vt = UnsafePointer(values + (r * heads + h) * block)
+                // s (n) = scale · K q, 16 positions per vector
+                var j0 = 0
+                while j0 < n {  // two accumulators: half the dependency chain
+                    var acc0 = Vec(repeating: 0), acc1 = Vec(repeating: 0)
+                    var d = 0
+                    while d + 2 <= hs {
+                        acc0 += q[d] * load16(kt + d * stride + j0)
+                        acc1 += q[d + 1] * load16(kt + (d + 1) * stride + j0)
+                        d += 2
                     }
+                    if d < hs { acc0 += q[d] * load16(kt + d * stride + j0) }
+                    store16((acc0 + acc1) * scale, s + j0)
+                    j0 += 16
+                }
+                softmaxRow(n, s, s)
+                // o (hs) = Σ_j s_j · V[j], 16 features per vector
+                let o = out + i * c + h * hs
+                var d0 = 0
+                while d0 + 16 <= hs {
+                    var acc0 = Vec(repeating: 0), acc1 = Vec(repeating: 0)
+                    var j = 0
+                    while j + 2 <= n {
+                        acc0 += s[j] * load16(vt + j * hs + d0)
+                        acc1 += s[j + 1] * load16(vt + (j + 1) * hs + d0)
+                        j += 2
+                    }
+                    if j < n { acc0 += s[j] * load16(vt + j * hs + d0) }
+                    store16(acc0 + acc1, o + d0)
+                    d0 += 16
+                }
+                while d0 < hs {
+                    var acc: Float = 0
+                    for j in 0..<n { acc += s[j] * vt[j * hs + d0] }
+                    o[d0] = acc
+                    d0 += 1
                 }
             }
         }
