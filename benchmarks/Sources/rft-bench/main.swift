@@ -104,6 +104,8 @@ func option(_ flag: String) -> Int? {
 }
 switch args.first {
 case "ops": opProfile(args.dropFirst().first ?? "tiny")
+case "checkpoint": checkpointBench()
+case "sample": sampleBench(args.dropFirst().first ?? "tiny", repeats: option("--repeats"), warmup: option("--warmup"))
 case "sgemm": sgemmPeak(n: option("--size") ?? 2048)
 case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 default:

@@ -1,0 +1,42 @@
+import RFTModel
+import RFTTensor
+
+/// Accuracy of a model on one length of a task.
+public struct LengthAccuracy: Codable, Equatable, Sendable {
+    /// The instance length.
+    public var length: Int
+    /// Instances scored.
+    public var count: Int
+    /// Share answered exactly (greedy decoding).
+    public var accuracy: Double
+    /// Mean partial-credit reward.
+    public var partialCredit: Double
+}
+
+/// Greedy evaluation of a model on a task, per length.
+public enum TaskEvaluation {
+    /// Greedy-decodes `examplesPerLength` fresh instances of each length in `lengths` (drawn
+    /// from `seed`, so two calls score the same instances) and scores them.
+    public static func evaluate(model: GPT, tokenizer: Tokenizer, task: any VerifiableTask, lengths: ClosedRange<Int>,
+                                examplesPerLength: Int, seed: UInt64) throws -> [LengthAccuracy] {
+        let sampler = Sampler(model: model)
+        var out: [LengthAccuracy] = []
+        for length in lengths {
+            var g = RandomGenerator(seed: seed &+ UInt64(length) &* 0x9E37_79B9)
+            let examples = (0..<examplesPerLength).map { _ in task.example(length: length, using: &g) }
+            let prompts = try examples.map { try tokenizer.encodePrompt($0.prompt) }
+            let maxNew = min(task.maxReferenceLength(length) + 1, model.config.contextLength - (prompts.map(\.count).max() ?? 0))
+            guard maxNew > 0 else { continue }  // longer than the context: nothing to score
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew), seed: 0)
+            var exact = 0.0, partial = 0.0
+            for (e, gen) in zip(examples, generations) {
+                let text = tokenizer.decode(gen.tokens.prefix { $0 != Tokenizer.eos })
+                exact += TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: text)
+                partial += TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: text)
+            }
+            let n = Double(max(1, examples.count))
+            out.append(LengthAccuracy(length: length, count: examples.count, accuracy: exact / n, partialCredit: partial / n))
+        }
+        return out
+    }
+}

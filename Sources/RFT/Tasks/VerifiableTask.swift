@@ -1,0 +1,109 @@
+import RFTModel
+import RFTTensor
+
+/// One task instance: the input `x` and the correct output `y`, written `<bos> x <sep> y <eos>`.
+public struct TaskExample: Codable, Equatable, Sendable {
+    /// The input text x (no special tokens).
+    public var prompt: String
+    /// The correct output text y (no special tokens).
+    public var reference: String
+    /// The instance's length (its meaning is the task's: digits, characters, numbers).
+    public var length: Int
+
+    /// An example.
+    public init(prompt: String, reference: String, length: Int) {
+        self.prompt = prompt
+        self.reference = reference
+        self.length = length
+    }
+}
+
+/// Which lengths to draw from: the range the model trains on, or the longer one it is tested on.
+public enum TaskSplit: String, Codable, CaseIterable, Sendable {
+    /// Training lengths.
+    case train
+    /// Held-out (longer) lengths, for length generalisation.
+    case test
+}
+
+/// A built-in algorithmic task (PAPERS.md §2): a seeded generator of (prompt, reference) pairs
+/// with a length range, and a verifier that computes the correct answer from the prompt alone.
+public protocol VerifiableTask: Sendable {
+    /// The registry name (`addition`, `copy-unique`, …).
+    var name: String { get }
+    /// Every character a prompt or reference may contain.
+    var alphabet: String { get }
+    /// Lengths drawn for training.
+    var trainLengths: ClosedRange<Int> { get }
+    /// Lengths held out for testing (longer than training).
+    var testLengths: ClosedRange<Int> { get }
+    /// Lengths this task can generate at all.
+    var validLengths: ClosedRange<Int> { get }
+    /// Characters of the longest reference for an input of `length` (for sizing the context).
+    func maxReferenceLength(_ length: Int) -> Int
+    /// Characters of the longest prompt of `length`.
+    func maxPromptLength(_ length: Int) -> Int
+    /// A random instance of exactly `length` (which must lie in `validLengths`).
+    func example(length: Int, using generator: inout RandomGenerator) -> TaskExample
+    /// The correct output for `prompt`, or nil when the prompt is not a well-formed instance.
+    func answer(for prompt: String) -> String?
+}
+
+extension VerifiableTask {
+    /// The lengths of `split`.
+    public func lengths(_ split: TaskSplit) -> ClosedRange<Int> { split == .train ? trainLengths : testLengths }
+
+    /// A random instance with a length drawn uniformly from `lengths`.
+    public func example(lengths: ClosedRange<Int>, using generator: inout RandomGenerator) -> TaskExample {
+        let n = lengths.lowerBound + Int(generator.next() % UInt64(lengths.count))
+        return example(length: n, using: &generator)
+    }
+
+    /// `count` instances with lengths drawn uniformly from `lengths`, reproducible from `seed`.
+    public func examples(count: Int, lengths: ClosedRange<Int>, seed: UInt64) -> [TaskExample] {
+        var g = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in example(lengths: lengths, using: &g) }
+    }
+
+    /// True when `completion` is the correct output for `prompt`.
+    public func verify(prompt: String, completion: String) -> Bool {
+        answer(for: prompt).map { $0 == completion } ?? false
+    }
+
+    /// A character tokenizer over this task's alphabet.
+    public var tokenizer: Tokenizer { Tokenizer(characters: alphabet) }
+
+    /// Tokens of the longest `<bos> x <sep> y <eos>` sequence over `lengths`.
+    public func maxSequenceLength(_ lengths: ClosedRange<Int>) -> Int {
+        lengths.map { maxPromptLength($0) + maxReferenceLength($0) + 3 }.max() ?? 3
+    }
+}
+
+/// Errors naming a task or its options.
+public enum TaskError: Error, Equatable, CustomStringConvertible {
+    /// No built-in task has this name.
+    case unknownTask(String, known: [String])
+    /// A length outside what the task can generate.
+    case invalidLengths(task: String, lengths: ClosedRange<Int>, valid: ClosedRange<Int>)
+
+    /// A one-line explanation.
+    public var description: String {
+        switch self {
+        case .unknownTask(let n, let known): return "unknown task '\(n)'; built-in tasks: \(known.joined(separator: ", "))"
+        case .invalidLengths(let t, let l, let v):
+            return "task \(t): lengths \(l.lowerBound)...\(l.upperBound) outside \(v.lowerBound)...\(v.upperBound)"
+        }
+    }
+}
+
+/// A uniform random element of `s` (non-empty).
+@inline(__always)
+func randomElement<C: Collection>(_ s: C, _ g: inout RandomGenerator) -> C.Element where C.Index == Int {
+    s[s.startIndex + Int(g.next() % UInt64(s.count))]
+}
+
+/// A uniform random integer in `range`.
+@inline(__always)
+func randomInt(_ range: ClosedRange<Int>, _ g: inout RandomGenerator) -> Int {
+    range.lowerBound + Int(g.next() % UInt64(range.count))
+}
