@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+@testable import RFT
+@testable import RFTModel
+
+/// The base checkpoints in checkpoints/ load and still score what checkpoints/README.md records.
+@Suite struct ShippedCheckpointTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func additionBaseReproducesItsRecordedAccuracy() throws {
+        let path = Self.root.appendingPathComponent("checkpoints/addition-base.rftckpt").path
+        let checkpoint = try Checkpoint.load(from: path)
+        let model = try checkpoint.makeModel(path: path)
+        let tokenizer = try #require(checkpoint.header.tokenizer).decode(as: Tokenizer.self)
+        #expect(checkpoint.header.metadata["task"] == "addition")
+        let task = try TaskRegistry.task(named: "addition")
+        // the same instances as `rft eval --lengths 1-4 --examples 100` (seed 1234)
+        let rows = try TaskEvaluation.evaluate(model: model, tokenizer: tokenizer, task: task, lengths: 1...4,
+                                               examplesPerLength: 100, seed: 1234)
+        #expect(rows.map(\.accuracy) == [1.0, 1.0, 0.78, 0.0])
+    }
+}
