@@ -11,22 +11,7 @@ public enum DecodeKernels {
     /// (the same arithmetic as `layerNorm`).  x and y are (rows, C); weight, bias are (C).
     public static func layerNorm(rows: Int, c: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                  bias: UnsafePointer<Float>, eps: Float, y: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let xr = x + r * c, yr = y + r * c
-            let mean = vsum(c, xr) / Float(c)
-            var acc = Vec(repeating: 0)
-            var i = 0
-            while i + 16 <= c { let d = load16(xr + i) - mean; acc += d * d; i += 16 }
-            var v = acc.sum()
-            while i < c { let d = xr[i] - mean; v += d * d; i += 1 }
-            let rstd = 1 / (v / Float(c) + eps).squareRoot()
-            i = 0
-            while i + 16 <= c {
-                store16((load16(xr + i) - mean) * rstd * load16(weight + i) + load16(bias + i), yr + i)
-                i += 16
-            }
-            while i < c { yr[i] = (xr[i] - mean) * rstd * weight[i] + bias[i]; i += 1 }
-        }
+        for r in 0..<rows { layerNormRow(c, x + r * c, weight, bias, eps, y + r * c) }
     }
 
     /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).

@@ -12,20 +12,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
     let grain = max(1, 16384 / c)
     parallelFor(rows, grain: grain) { range in
         for r in range {
-            let xr = px + r * c, yr = po + r * c
-            let mean = vsum(c, xr) / Float(c)
-            var acc = Vec(repeating: 0)
-            var i = 0
-            while i + 16 <= c { let d = load16(xr + i) - mean; acc += d * d; i += 16 }
-            var v = acc.sum()
-            while i < c { let d = xr[i] - mean; v += d * d; i += 1 }
-            let rstd = 1 / (v / Float(c) + eps).squareRoot()
-            i = 0
-            while i + 16 <= c {
-                store16((load16(xr + i) - mean) * rstd * load16(pw + i) + load16(pb + i), yr + i)
-                i += 16
-            }
-            while i < c { yr[i] = (xr[i] - mean) * rstd * pw[i] + pb[i]; i += 1 }
+            let (mean, rstd) = layerNormRow(c, px + r * c, pw, pb, eps, po + r * c)
             ps[2 * r] = mean; ps[2 * r + 1] = rstd
         }
     }
@@ -77,4 +64,24 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
             }
         }
     }
+}
+
+/// One row of layer normalisation: y = (x − mean)·rstd·w + b over `c` floats; returns (mean, rstd).
+@inline(__always) @discardableResult
+func layerNormRow(_ c: Int, _ xr: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                  _ eps: Float, _ yr: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
+    let mean = vsum(c, xr) / Float(c)
+    var acc = Vec(repeating: 0)
+    var i = 0
+    while i + 16 <= c { let d = load16(xr + i) - mean; acc += d * d; i += 16 }
+    var v = acc.sum()
+    while i < c { let d = xr[i] - mean; v += d * d; i += 1 }
+    let rstd = 1 / (v / Float(c) + eps).squareRoot()
+    i = 0
+    while i + 16 <= c {
+        store16((load16(xr + i) - mean) * rstd * load16(w + i) + load16(b + i), yr + i)
+        i += 16
+    }
+    while i < c { yr[i] = (xr[i] - mean) * rstd * w[i] + b[i]; i += 1 }
+    return (mean, rstd)
 }
