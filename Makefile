@@ -9,7 +9,7 @@ deps:
 
 # The main job: build in release mode and run the built-in demo.
 train: deps
-	$(SWIFT) run $(RELEASE) rft pretrain --task addition --steps 1000 --out runs/demo
+	$(SWIFT) run $(RELEASE) rft pretrain --task addition --steps 1000 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 # The whole test suite, release-optimised (numeric Swift in debug is 10-100x slower).
 test: deps

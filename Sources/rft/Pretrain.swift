@@ -55,6 +55,10 @@ struct Pretrain: ParsableCommand {
         var startStep = 0
         var rng = RandomGenerator(seed: seed &+ 1)
         var optimizer: AdamW
+        if !resume, let existing = manager.checkpoints().last {
+            // a fresh run would prune (delete) the checkpoints already there
+            throw ValidationError("\(out) already holds checkpoints (\(existing.path)); pass --resume to continue that run, or choose another --out")
+        }
         if resume, let latest = try manager.latest() {
             for skipped in latest.skipped { print("skipping damaged checkpoint: \(skipped)") }
             let header = latest.checkpoint.header
