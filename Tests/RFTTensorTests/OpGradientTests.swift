@@ -594,6 +594,13 @@ let crossEntropyCases: [CECase] = [
         gradCheck([x]) { $0[0].reshaped([24]) * $0[0].reshaped([24]) }
     }
 
+    @Test func gatheredGradientAccumulatesRepeats() {
+        let x = param([3, 4], seed: 122)
+        gradCheck([x]) { $0[0].gathered([0, 5, 5, 11, 2]) }
+        let y = randn([3, 4], seed: 123)
+        #expect(y.gathered([11, 0]).toArray() == [y.data[11], y.data[0]])
+    }
+
     @Test func reshapedIsAViewWithInferredDimension() {
         let x = randn([2, 3, 4], seed: 121)
         let y = x.reshaped([-1, 6])

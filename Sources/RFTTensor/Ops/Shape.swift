@@ -67,3 +67,17 @@ public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// The elements at flat `indices` (row-major positions), as a 1-D tensor; repeated indices
+    /// accumulate their gradients.  self is (...) → (indices.count).
+    public func gathered(_ indices: [Int]) -> Tensor {
+        precondition(indices.allSatisfy { $0 >= 0 && $0 < count }, "gathered: index out of range 0..<\(count)")
+        let out = Tensor(uninitialized: [indices.count])
+        for (i, j) in indices.enumerated() { out.data[i] = data[j] }
+        return out.recorded(from: [self]) { g in
+            let gx = self.gradBuffer()
+            for (i, j) in indices.enumerated() { gx[j] += g.data[i] }
+        }
+    }
+}
