@@ -7,9 +7,9 @@ RELEASE := -c release
 deps:
 	@scripts/install-deps
 
-# The main job: build in release mode and run the built-in demo.
+# The main job: build in release mode and run rft train on its built-in default.
 train: deps
-	$(SWIFT) run $(RELEASE) rft pretrain --task addition --steps 1000 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(SWIFT) run $(RELEASE) rft train
 
 # The whole test suite, release-optimised (numeric Swift in debug is 10-100x slower).
 test: deps
