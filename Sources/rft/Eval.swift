@@ -12,17 +12,21 @@ struct LoadedModel {
     let taskName: String?
     let path: String
     let step: Int?
+    /// The lengths it was trained on (the checkpoint's `trainLengths` metadata), if recorded.
+    let trainLengths: ClosedRange<Int>?
+    /// The checkpoint as read.
+    let checkpoint: Checkpoint
 
     /// Loads `path`: a checkpoint file, or a folder whose newest valid checkpoint is used.
     init(path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ValidationError("\(path): no such checkpoint file or folder")
+            throw CLIError("\(path): no such checkpoint file or folder")
         }
         let checkpoint: Checkpoint
         if isDirectory.boolValue {
             guard let latest = try CheckpointManager(directory: path).latest() else {
-                throw ValidationError("\(path): folder holds no checkpoint (step-*.rftckpt)")
+                throw CLIError("\(path): folder holds no checkpoint (step-*.rftckpt)")
             }
             checkpoint = latest.checkpoint
             self.path = latest.path
@@ -32,16 +36,18 @@ struct LoadedModel {
         }
         model = try checkpoint.makeModel(path: self.path)
         guard let t = checkpoint.header.tokenizer else {
-            throw ValidationError("\(self.path): the checkpoint has no tokenizer")
+            throw CLIError("\(self.path): the checkpoint has no tokenizer")
         }
         do { tokenizer = try t.decode(as: Tokenizer.self) } catch {
-            throw ValidationError("\(self.path): bad tokenizer in header: \(error)")
+            throw CLIError("\(self.path): bad tokenizer in header: \(error)")
         }
         guard tokenizer.vocabularySize <= model.config.vocabularySize else {
-            throw ValidationError("\(self.path): tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.config.vocabularySize)")
+            throw CLIError("\(self.path): tokenizer has \(tokenizer.vocabularySize) tokens, model \(model.config.vocabularySize)")
         }
         taskName = checkpoint.header.metadata["task"]
         step = checkpoint.header.training?.step
+        trainLengths = checkpoint.header.metadata["trainLengths"].flatMap { try? parseLengths($0) }
+        self.checkpoint = checkpoint
     }
 }
 
@@ -50,7 +56,7 @@ func parseLengths(_ text: String) throws -> ClosedRange<Int> {
     let parts = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
     if parts.count == 1, let a = parts[0], a >= 1 { return a...a }
     if parts.count == 2, let a = parts[0], let b = parts[1], a >= 1, a <= b { return a...b }
-    throw ValidationError("lengths '\(text)': expected N or A-B with 1 ≤ A ≤ B")
+    throw CLIError("lengths '\(text)': expected N or A-B with 1 ≤ A ≤ B")
 }
 
 /// Prints a per-length table and returns the overall accuracy.
@@ -83,7 +89,7 @@ struct Eval: ParsableCommand {
         BLAS.setThreads(threads)
         let loaded = try LoadedModel(path: checkpoint)
         guard let name = task ?? loaded.taskName else {
-            throw ValidationError("the checkpoint names no task; pass --task")
+            throw CLIError("the checkpoint names no task; pass --task")
         }
         let task = try TaskRegistry.task(named: name)
         let ranges: [(String, ClosedRange<Int>)] = try lengths.map { [("lengths \($0)", try parseLengths($0))] }

@@ -57,13 +57,13 @@ struct Pretrain: ParsableCommand {
         var optimizer: AdamW
         if !resume, let existing = manager.checkpoints().last {
             // a fresh run would prune (delete) the checkpoints already there
-            throw ValidationError("\(out) already holds checkpoints (\(existing.path)); pass --resume to continue that run, or choose another --out")
+            throw CLIError("\(out) already holds checkpoints (\(existing.path)); pass --resume to continue that run, or choose another --out")
         }
         if resume, let latest = try manager.latest() {
             for skipped in latest.skipped { print("skipping damaged checkpoint: \(skipped)") }
             let header = latest.checkpoint.header
             guard header.metadata["task"] == task.name else {
-                throw ValidationError("\(latest.path) was trained on \(header.metadata["task"] ?? "no task"), not \(task.name)")
+                throw CLIError("\(latest.path) was trained on \(header.metadata["task"] ?? "no task"), not \(task.name)")
             }
             model = try latest.checkpoint.makeModel(path: latest.path)
             optimizer = AdamW(parameters: model.namedParameters(), learningRate: learningRate, weightDecay: weightDecay)
@@ -75,14 +75,14 @@ struct Pretrain: ParsableCommand {
             let needed = task.maxSequenceLength(train.lowerBound...max(train.upperBound, task.testLengths.upperBound)) - 1
             let config = GPTConfig(vocabularySize: tokenizer.vocabularySize, contextLength: context ?? needed,
                                    layers: layers, heads: heads, width: width)
-            if let problem = config.validationError() { throw ValidationError(problem) }
+            if let problem = config.validationError() { throw CLIError(problem) }
             model = GPT(config, seed: seed)
             optimizer = AdamW(parameters: model.namedParameters(), learningRate: learningRate, weightDecay: weightDecay)
         }
         let config = model.config
         let trainable = train.filter { task.maxSequenceLength($0...$0) - 1 <= config.contextLength }
         guard let first = trainable.first, let last = trainable.last else {
-            throw ValidationError("context \(config.contextLength) is too short for lengths \(train)")
+            throw CLIError("context \(config.contextLength) is too short for lengths \(train)")
         }
         let trainRange = first...last
         print("rft pretrain: \(task.name), lengths \(trainRange.lowerBound)-\(trainRange.upperBound), GPT \(config.layers)L \(config.heads)H \(config.width)C ctx \(config.contextLength), \(model.parameterCount) parameters, vocabulary \(tokenizer.vocabularySize)")

@@ -36,18 +36,18 @@ struct Sample: ParsableCommand {
         if let prompt { prompts = [prompt] } else {
             while let line = readLine() { if !line.isEmpty { prompts.append(line) } }
         }
-        guard !prompts.isEmpty else { throw ValidationError("no prompt: pass one or pipe lines into stdin") }
+        guard !prompts.isEmpty else { throw CLIError("no prompt: pass one or pipe lines into stdin") }
         let sampler = Sampler(model: loaded.model)
         for (index, text) in prompts.enumerated() {
             let ids: [Int]
             do {
                 ids = raw ? try loaded.tokenizer.encode(text) : try loaded.tokenizer.encodePrompt(text)
             } catch let e as TokenizerError {
-                throw ValidationError("prompt \(index + 1): \(e)")
+                throw CLIError("prompt \(index + 1): \(e)")
             }
             let room = loaded.model.config.contextLength - ids.count
             guard room > 0 else {
-                throw ValidationError("prompt \(index + 1) has \(ids.count) tokens; the context is \(loaded.model.config.contextLength)")
+                throw CLIError("prompt \(index + 1) has \(ids.count) tokens; the context is \(loaded.model.config.contextLength)")
             }
             let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP,
                                           maxNewTokens: min(maxNewTokens ?? room, room))

@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         let loaded = try LoadedModel(path: model)
-        guard let taskName = task ?? loaded.taskName else { throw ValidationError("the checkpoint names no task; pass --task") }
+        guard let taskName = task ?? loaded.taskName else { throw CLIError("the checkpoint names no task; pass --task") }
         let task = try TaskRegistry.task(named: taskName)
         let range = try parseLengths(lengths)
         guard task.validLengths.contains(range.lowerBound), task.validLengths.contains(range.upperBound) else {
@@ -50,10 +50,10 @@ struct Train: ParsableCommand {
         config.learningRate = learningRate
         config.numIterations = numIterations
         config.seed = seed
-        guard let estimator = AdvantageEstimator(rawValue: advantage) else { throw ValidationError("--advantage \(advantage): one of \(AdvantageEstimator.allCases.map(\.rawValue))") }
-        guard let kind = PolicyLossKind(rawValue: loss) else { throw ValidationError("--loss \(loss): one of \(PolicyLossKind.allCases.map(\.rawValue))") }
-        guard let klEstimator = KLEstimator(rawValue: kl) else { throw ValidationError("--kl \(kl): one of k1, k3") }
-        guard let rewardKind = TaskReward(rawValue: reward) else { throw ValidationError("--reward \(reward): one of \(TaskReward.allCases.map(\.rawValue))") }
+        guard let estimator = AdvantageEstimator(rawValue: advantage) else { throw CLIError("--advantage \(advantage): one of \(AdvantageEstimator.allCases.map(\.rawValue))") }
+        guard let kind = PolicyLossKind(rawValue: loss) else { throw CLIError("--loss \(loss): one of \(PolicyLossKind.allCases.map(\.rawValue))") }
+        guard let klEstimator = KLEstimator(rawValue: kl) else { throw CLIError("--kl \(kl): one of k1, k3") }
+        guard let rewardKind = TaskReward(rawValue: reward) else { throw CLIError("--reward \(reward): one of \(TaskReward.allCases.map(\.rawValue))") }
         config.advantageEstimator = estimator
         config.loss = PolicyLossConfig(kind: kind, epsilon: epsilon, beta: beta, klEstimator: klEstimator)
 
@@ -61,11 +61,11 @@ struct Train: ParsableCommand {
         let out = output ?? "runs/train-\(stamp)"
         let metricsPath = out + "/metrics.jsonl"
         guard !FileManager.default.fileExists(atPath: metricsPath) else {
-            throw ValidationError("\(metricsPath) already exists; choose another --output")
+            throw CLIError("\(metricsPath) already exists; choose another --output")
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: metricsPath, contents: nil)
-        guard let metricsFile = FileHandle(forWritingAtPath: metricsPath) else { throw ValidationError("cannot write \(metricsPath)") }
+        guard let metricsFile = FileHandle(forWritingAtPath: metricsPath) else { throw CLIError("cannot write \(metricsPath)") }
         defer { try? metricsFile.close() }
 
         let gpt = loaded.model, tokenizer = loaded.tokenizer

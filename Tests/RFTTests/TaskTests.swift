@@ -21,15 +21,15 @@ import RFTTensor
             for e in examples {
                 #expect(lengths.contains(e.length))
                 #expect(task.answer(for: e.prompt) == e.reference, "\(e)")
-                #expect(task.verify(prompt: e.prompt, completion: e.reference))
-                #expect(!task.verify(prompt: e.prompt, completion: e.reference + "0"))
-                #expect(e.prompt.count <= task.maxPromptLength(e.length) && e.reference.count <= task.maxReferenceLength(e.length))
-                _ = try tokenizer.encodePrompt(e.prompt) + tokenizer.encodeCompletion(e.reference)  // in the alphabet
-                #expect(TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: e.reference) == 1)
-                #expect(TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: e.reference) == 1)
+                #expect(task.verify(prompt: e.prompt, completion: e.reference!))
+                #expect(!task.verify(prompt: e.prompt, completion: e.reference! + "0"))
+                #expect(e.prompt.count <= task.maxPromptLength(e.length) && e.reference!.count <= task.maxReferenceLength(e.length))
+                _ = try tokenizer.encodePrompt(e.prompt) + tokenizer.encodeCompletion(e.reference!)  // in the alphabet
+                #expect(TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: e.reference!) == 1)
+                #expect(TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: e.reference!) == 1)
                 #expect(TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: "") == 0)
             }
-            let longest = examples.map { $0.prompt.count + $0.reference.count + 3 }.max()!
+            let longest = examples.map { $0.prompt.count + $0.reference!.count + 3 }.max()!
             #expect(longest <= task.maxSequenceLength(lengths))
         }
         #expect(task.trainLengths.upperBound < task.testLengths.lowerBound)

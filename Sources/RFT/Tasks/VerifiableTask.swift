@@ -1,21 +1,32 @@
 import RFTModel
 import RFTTensor
 
-/// One task instance: the input `x` and the correct output `y`, written `<bos> x <sep> y <eos>`.
+/// One input: the prompt `x`, its reference output `y` when known, and free metadata; as a
+/// training sequence it is written `<bos> x <sep> y <eos>`.
 public struct TaskExample: Codable, Equatable, Sendable {
     /// The input text x (no special tokens).
     public var prompt: String
-    /// The correct output text y (no special tokens).
-    public var reference: String
-    /// The instance's length (its meaning is the task's: digits, characters, numbers).
+    /// The correct output text y (no special tokens); nil when the dataset gives none.
+    public var reference: String?
+    /// The instance's length (its meaning is the task's: digits, characters, numbers; for JSONL
+    /// data, the prompt's length in characters).
     public var length: Int
+    /// A stable identifier (the `id` field of a JSONL line, else `<file>:<line>`; nil for generated instances).
+    public var id: String?
+    /// Every other field of a JSONL line, kept for rewards.
+    public var metadata: [String: JSONValue]
 
     /// An example.
-    public init(prompt: String, reference: String, length: Int) {
+    public init(prompt: String, reference: String?, length: Int, id: String? = nil, metadata: [String: JSONValue] = [:]) {
         self.prompt = prompt
         self.reference = reference
         self.length = length
+        self.id = id
+        self.metadata = metadata
     }
+
+    /// The identifier used in reports: `id`, else the prompt.
+    public var displayID: String { id ?? prompt }
 }
 
 /// Which lengths to draw from: the range the model trains on, or the longer one it is tested on.

@@ -1,0 +1,170 @@
+import Foundation
+import RFTModel
+import RFTTensor
+
+/// One bad line of a dataset file: where it is and what is wrong.
+public struct DatasetIssue: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file.
+    public var path: String
+    /// 1-based line number.
+    public var line: Int
+    /// What is wrong with it.
+    public var message: String
+
+    /// `file:line: message`, as compilers write it.
+    public var description: String { "\(path):\(line): \(message)" }
+}
+
+/// Errors loading a dataset as a whole.
+public enum DatasetError: Error, Equatable, CustomStringConvertible {
+    /// The file cannot be read.
+    case unreadable(path: String, reason: String)
+    /// The file holds no usable example.
+    case empty(path: String, skipped: Int)
+    /// A line is invalid (strict mode stops at the first one).
+    case invalidLine(DatasetIssue)
+
+    /// A one-line explanation naming the file (and line).
+    public var description: String {
+        switch self {
+        case .unreadable(let p, let r): return "\(p): cannot read: \(r)"
+        case .empty(let p, let skipped):
+            return skipped == 0 ? "\(p): no examples (the file is empty)" : "\(p): no valid examples (\(skipped) invalid lines skipped)"
+        case .invalidLine(let issue): return issue.description + " (pass --skip-invalid to skip such lines)"
+        }
+    }
+}
+
+/// What a dataset's examples must satisfy to be usable with a given model.
+public struct DatasetRequirements: Sendable {
+    /// Every character of prompts (and references, when required) must be in this tokenizer.
+    public var tokenizer: Tokenizer?
+    /// `<bos> prompt <sep>` plus at least one generated token (plus the reference and `<eos>` when
+    /// required) must fit this many positions.
+    public var contextLength: Int?
+    /// Examples need a `completion` (supervised finetuning, curricula).
+    public var requireReference: Bool
+
+    /// Requirements (none by default).
+    public init(tokenizer: Tokenizer? = nil, contextLength: Int? = nil, requireReference: Bool = false) {
+        self.tokenizer = tokenizer
+        self.contextLength = contextLength
+        self.requireReference = requireReference
+    }
+}
+
+/// A JSONL dataset of prompts: one JSON object a line with a string `prompt`, an optional string
+/// `completion` (the reference), an optional `id` and `length`, and any other fields, which are
+/// kept as metadata for rewards. Blank lines are ignored.
+public struct PromptDataset: Sendable {
+    /// The file it was read from.
+    public var path: String
+    /// The valid examples, in file order.
+    public var examples: [TaskExample]
+    /// Lines skipped in `skipInvalid` mode, with the reason for each.
+    public var skipped: [DatasetIssue]
+
+    /// Reads `path`. Every malformed line, missing or mistyped field, prompt too long for the
+    /// context and character outside the tokenizer is an error naming the file and line; with
+    /// `skipInvalid` such lines are counted in `skipped` instead. An empty result is an error.
+    public static func load(jsonl path: String, requirements: DatasetRequirements = .init(),
+                            skipInvalid: Bool = false) throws -> PromptDataset {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw DatasetError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DatasetError.unreadable(path: path, reason: "not UTF-8 text")
+        }
+        var examples: [TaskExample] = [], skipped: [DatasetIssue] = []
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { continue }
+            do {
+                examples.append(try parse(trimmed, requirements: requirements, id: "\(path):\(lineNumber)"))
+            } catch let message as LineProblem {
+                let issue = DatasetIssue(path: path, line: lineNumber, message: message.text)
+                guard skipInvalid else { throw DatasetError.invalidLine(issue) }
+                skipped.append(issue)
+            }
+        }
+        guard !examples.isEmpty else { throw DatasetError.empty(path: path, skipped: skipped.count) }
+        return PromptDataset(path: path, examples: examples, skipped: skipped)
+    }
+
+    /// A line's problem, before the file and line are attached.
+    private struct LineProblem: Error { let text: String }
+
+    /// One example from one non-blank line.
+    private static func parse(_ line: String, requirements: DatasetRequirements, id fallbackID: String) throws -> TaskExample {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) } catch {
+            let shown = line.count > 80 ? String(line.prefix(80)) + "…" : line
+            throw LineProblem(text: "malformed JSON: \(shown)")
+        }
+        guard case .object(var fields) = value else { throw LineProblem(text: "expected a JSON object with a \"prompt\"") }
+        guard let promptValue = fields.removeValue(forKey: "prompt") else { throw LineProblem(text: "missing \"prompt\"") }
+        guard case .string(let prompt) = promptValue else { throw LineProblem(text: "\"prompt\" must be a string") }
+        guard !prompt.isEmpty else { throw LineProblem(text: "\"prompt\" is empty") }
+        var reference: String?
+        switch fields.removeValue(forKey: "completion") {
+        case nil, .null?: reference = nil
+        case .string(let s)?: reference = s
+        default: throw LineProblem(text: "\"completion\" must be a string")
+        }
+        var id = fallbackID
+        switch fields.removeValue(forKey: "id") {
+        case nil, .null?: break
+        case .string(let s)?: id = s
+        case .number(let n)? where n == n.rounded() && abs(n) < 1e15: id = String(Int64(n))
+        default: throw LineProblem(text: "\"id\" must be a string or an integer")
+        }
+        var length = prompt.count
+        switch fields.removeValue(forKey: "length") {
+        case nil, .null?: break
+        case .number(let n)? where n >= 0 && n == n.rounded() && n < 1e9: length = Int(n)
+        default: throw LineProblem(text: "\"length\" must be a non-negative integer")
+        }
+        if requirements.requireReference && reference == nil {
+            throw LineProblem(text: "missing \"completion\" (the reference is needed here)")
+        }
+        if let tokenizer = requirements.tokenizer {
+            let promptTokens: [Int], referenceTokens: [Int]
+            do {
+                promptTokens = try tokenizer.encodePrompt(prompt)
+                referenceTokens = try requirements.requireReference ? tokenizer.encodeCompletion(reference ?? "") : []
+            } catch let error as TokenizerError {
+                throw LineProblem(text: "\(error) — the model's tokenizer does not have it")
+            }
+            if let context = requirements.contextLength {
+                // the prompt plus one generated token, or plus the whole reference and <eos>
+                let needed = promptTokens.count + max(1, referenceTokens.count)
+                if needed > context {
+                    let what = requirements.requireReference ? "prompt and completion need" : "prompt needs"
+                    throw LineProblem(text: "\(what) \(needed) tokens with specials; the model's context is \(context)")
+                }
+            }
+        }
+        return TaskExample(prompt: prompt, reference: reference, length: length, id: id, metadata: fields)
+    }
+}
+
+/// Where examples come from: a built-in task (generated on the fly) or a fixed dataset.
+public enum ExampleSource: Sendable {
+    /// Fresh instances of a built-in task with lengths drawn from a range.
+    case task(any VerifiableTask, lengths: ClosedRange<Int>)
+    /// A fixed list (e.g. a JSONL dataset), drawn uniformly at random.
+    case fixed([TaskExample])
+
+    /// `n` examples drawn with `generator` (uniformly with replacement for fixed lists).
+    public func draw(_ n: Int, using generator: inout RandomGenerator) -> [TaskExample] {
+        switch self {
+        case .task(let task, let lengths): return (0..<n).map { _ in task.example(lengths: lengths, using: &generator) }
+        case .fixed(let list):
+            guard !list.isEmpty else { return [] }
+            return (0..<n).map { _ in list[Int(generator.next() % UInt64(list.count))] }
+        }
+    }
+}
