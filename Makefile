@@ -11,9 +11,11 @@ deps:
 train: deps
 	$(SWIFT) run $(RELEASE) rft train
 
-# The whole test suite, release-optimised (numeric Swift in debug is 10-100x slower).
+# The whole test suite, release-optimised (numeric Swift in debug is 10-100x slower), then the
+# embedding example (examples/EmbedTrainer) built against the library and run.
 test: deps
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing
+	$(SWIFT) run $(RELEASE) --package-path examples/EmbedTrainer
 
 bench: deps
 	benchmarks/run train-step

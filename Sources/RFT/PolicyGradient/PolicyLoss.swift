@@ -54,15 +54,32 @@ public struct PolicyLossConfig: Codable, Equatable, Sendable {
     public var klEstimator: KLEstimator = .k3
     /// Token-loss aggregation.
     public var aggregation: LossAggregation = .tokenMean
+    /// Entropy bonus coefficient (verl's `entropy_coeff`): loss −= coefficient · entropy,
+    /// the per-token entropy aggregated like the policy loss; 0 disables it.
+    public var entropyCoefficient: Float = 0
 
-    /// Settings with the given values (defaults: vanilla, ε 0.2, β 0, k3, token mean).
+    /// Settings with the given values (defaults: vanilla, ε 0.2, β 0, k3, token mean, no entropy bonus).
     public init(kind: PolicyLossKind = .vanilla, epsilon: Float = 0.2, beta: Float = 0,
-                klEstimator: KLEstimator = .k3, aggregation: LossAggregation = .tokenMean) {
+                klEstimator: KLEstimator = .k3, aggregation: LossAggregation = .tokenMean,
+                entropyCoefficient: Float = 0) {
         self.kind = kind
         self.epsilon = epsilon
         self.beta = beta
         self.klEstimator = klEstimator
         self.aggregation = aggregation
+        self.entropyCoefficient = entropyCoefficient
+    }
+
+    /// Decodes the keys present and keeps the defaults for the others (a config names only what it changes).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        kind = try c.decodeIfPresent(PolicyLossKind.self, forKey: .kind) ?? kind
+        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? epsilon
+        beta = try c.decodeIfPresent(Float.self, forKey: .beta) ?? beta
+        klEstimator = try c.decodeIfPresent(KLEstimator.self, forKey: .klEstimator) ?? klEstimator
+        aggregation = try c.decodeIfPresent(LossAggregation.self, forKey: .aggregation) ?? aggregation
+        entropyCoefficient = try c.decodeIfPresent(Float.self, forKey: .entropyCoefficient) ?? entropyCoefficient
     }
 }
 
@@ -74,6 +91,8 @@ public struct PolicyLossStatistics: Equatable, Sendable {
     public var kl: Float
     /// Mean importance ratio π/π_old (1 without old log-probs).
     public var meanRatio: Float
+    /// Mean per-token entropy over all completion tokens (0 without entropies).
+    public var entropy: Float = 0
 }
 
 /// The policy-gradient loss over the completion tokens of a batch, a scalar, with its backward
@@ -81,10 +100,11 @@ public struct PolicyLossStatistics: Equatable, Sendable {
 /// concatenated, lengths in `sequenceLengths` — and carries the graph to the model.
 /// `advantages` has one value per completion; `oldLogProbs` (N) are the sampling policy's
 /// (needed by ppo_clip; nil means π_old = π, ratio 1); `referenceLogProbs` (N) the frozen
-/// reference's (needed when beta > 0).
+/// reference's (needed when beta > 0); `entropy` (N) the policy's per-token entropy (needed when
+/// `config.entropyCoefficient` ≠ 0, then differentiated too; otherwise only averaged for logging).
 public func policyGradientLoss(
     logProbs: Tensor, sequenceLengths: [Int], advantages: [Float], oldLogProbs: [Float]? = nil,
-    referenceLogProbs: [Float]? = nil, config: PolicyLossConfig
+    referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig
 ) -> (loss: Tensor, statistics: PolicyLossStatistics) {
     let n = logProbs.count
     precondition(sequenceLengths.reduce(0, +) == n && sequenceLengths.count == advantages.count,
@@ -92,6 +112,10 @@ public func policyGradientLoss(
     precondition(oldLogProbs.map { $0.count == n } ?? true && referenceLogProbs.map { $0.count == n } ?? true,
                  "policyGradientLoss: old/reference log-probs need \(n) entries")
     precondition(config.beta == 0 || referenceLogProbs != nil, "policyGradientLoss: beta > 0 needs reference log-probs")
+    precondition(entropy.map { $0.count == n } ?? (config.entropyCoefficient == 0),
+                 "policyGradientLoss: an entropy coefficient needs \(n) per-token entropies")
+    let bonus = config.entropyCoefficient != 0 ? entropy : nil  // the entropy term of the loss, if any
+    var entropySum: Double = 0
     // per-token weight from the aggregation, loss and d loss / d log π
     var weight = [Float](repeating: 0, count: n), dLoss = [Float](repeating: 0, count: n)
     var loss: Double = 0, klSum: Double = 0, ratioSum: Double = 0
@@ -126,6 +150,10 @@ public func policyGradientLoss(
             } else if let ref = referenceLogProbs?[t] {
                 klSum += Double(config.klEstimator.value(logProb: lp, referenceLogProb: ref))
             }
+            if let h = entropy?.data[t] {
+                entropySum += Double(h)
+                if bonus != nil { value -= config.entropyCoefficient * h }
+            }
             loss += Double(weight[t] * value)
             dLoss[t] = weight[t] * grad
             t += 1
@@ -134,10 +162,18 @@ public func policyGradientLoss(
     let out = Tensor(scalar: Float(loss))
     let statistics = PolicyLossStatistics(
         clipFraction: n > 0 ? Float(clipped) / Float(n) : 0, kl: n > 0 ? Float(klSum / Double(n)) : 0,
-        meanRatio: n > 0 ? Float(ratioSum / Double(n)) : 1)
-    return (out.recorded(from: [logProbs]) { g in
-        let gl = logProbs.gradBuffer(), gv = g.data[0]
-        for i in 0..<n { gl[i] += gv * dLoss[i] }
+        meanRatio: n > 0 ? Float(ratioSum / Double(n)) : 1, entropy: n > 0 ? Float(entropySum / Double(n)) : 0)
+    let coefficient = config.entropyCoefficient
+    return (out.recorded(from: [logProbs] + (bonus.map { [$0] } ?? [])) { g in
+        let gv = g.data[0]
+        if logProbs.requiresGrad {
+            let gl = logProbs.gradBuffer()
+            for i in 0..<n { gl[i] += gv * dLoss[i] }
+        }
+        if let bonus, bonus.requiresGrad {  // d(−c·Σ wₜHₜ)/dHₜ = −c·wₜ
+            let gh = bonus.gradBuffer()
+            for i in 0..<n { gh[i] -= gv * coefficient * weight[i] }
+        }
     }, statistics)
 }
 

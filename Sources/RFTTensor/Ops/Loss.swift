@@ -130,3 +130,75 @@ public func softmaxEntropy(_ logits: Tensor) -> Tensor {
         }
     }
 }
+
+/// log softmax(logits)[token] and, when `entropy` is true, the softmax entropy −Σ p·log p (nats)
+/// at selected rows only, sharing one log-sum-exp per row: the fused op behind
+/// `GPT.completionLogProbsAndEntropy` (no pass over rows that are not asked for).
+/// logits is (..., V) seen as (R, V); rows (N, strictly increasing, each < R) and tokens (N)
+/// → logProbs (N) and entropy (N, nil unless asked for). Both are recorded for autograd:
+/// d logp/dz = onehot(t) − p, dH/dz = −p ⊙ (log p + H); unselected rows get no gradient.
+public func tokenLogProbsAndEntropy(_ logits: Tensor, rows: [Int], tokens: [Int], entropy: Bool = true)
+    -> (logProbs: Tensor, entropy: Tensor?)
+{
+    let v = logits.shape.last!, r = logits.count / v, n = rows.count
+    precondition(tokens.count == n, "tokenLogProbsAndEntropy: \(tokens.count) tokens for \(n) rows")
+    precondition(zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 } && rows.allSatisfy { $0 >= 0 && $0 < r },
+                 "tokenLogProbsAndEntropy: rows must be strictly increasing in 0..<\(r)")
+    precondition(tokens.allSatisfy { $0 >= 0 && $0 < v }, "tokenLogProbsAndEntropy: token out of range 0..<\(v)")
+    let lp = Tensor(uninitialized: [n]), h = entropy ? Tensor(uninitialized: [n]) : nil
+    guard n > 0 else { return (lp, h) }
+    var logSumExp = [Float](repeating: 0, count: n)  // kept for backward: one Float per selected row
+    let pl = lp.data, ph = h?.data
+    logSumExp.withUnsafeMutableBufferPointer { out in
+        let pz = out.baseAddress!
+        parallelFor(n, grain: rowGrain(v)) { chunk in
+            for i in chunk {
+                let row = logits.data + rows[i] * v
+                let l = logSumExpRow(v, row)
+                pz[i] = l
+                pl[i] = row[tokens[i]] - l
+                guard let ph else { continue }
+                // H = lse − Σ p·z
+                var acc = Vec(repeating: 0)
+                var j = 0
+                while j + 16 <= v { let z = load16(row + j); acc += vexp(z - l) * z; j += 16 }
+                var s = acc.sum()
+                while j < v { s += sexp(row[j] - l) * row[j]; j += 1 }
+                ph[i] = l - s
+            }
+        }
+    }
+    let lse = logSumExp
+    let logProbs = lp.recorded(from: [logits]) { g in
+        // dlogits_row += gᵢ · (onehot(tᵢ) − softmax_row)
+        let gl = logits.gradBuffer()
+        parallelFor(n, grain: rowGrain(v)) { chunk in
+            for i in chunk where g.data[i] != 0 {
+                addScaledSoftmax(v, logits.data + rows[i] * v, lse[i], -g.data[i], gl + rows[i] * v)
+                gl[rows[i] * v + tokens[i]] += g.data[i]
+            }
+        }
+    }
+    // the backward reads H through a pointer: capturing the output tensor would be a cycle
+    let entropies = h.map { h -> Tensor in
+        let ph = h.data
+        return h.recorded(from: [logits]) { g in
+            // dlogits_row −= gᵢ · p ⊙ (log p + H)
+            let gl = logits.gradBuffer()
+            parallelFor(n, grain: rowGrain(v)) { chunk in
+                for i in chunk where g.data[i] != 0 {
+                    let row = logits.data + rows[i] * v, dr = gl + rows[i] * v
+                    let l = lse[i], hi = ph[i], gi = g.data[i]
+                    var j = 0
+                    while j + 16 <= v {
+                        let logp = load16(row + j) - l
+                        store16(load16(dr + j) - gi * vexp(logp) * (logp + hi), dr + j)
+                        j += 16
+                    }
+                    while j < v { let logp = row[j] - l; dr[j] -= gi * sexp(logp) * (logp + hi); j += 1 }
+                }
+            }
+        }
+    }
+    return (logProbs, entropies)
+}
