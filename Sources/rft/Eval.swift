@@ -80,6 +80,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Task (default: the one the checkpoint was trained on). One of: \(TaskRegistry.names.joined(separator: ", ")).")
     var task: String?
     @Option(help: "Lengths to test, N or A-B (default: the task's train and test splits).") var lengths: String?
+    @Option(help: "A JSONL dataset to score instead of a task (\"prompt\", \"completion\"; grouped by \"length\", default the prompt's length).")
+    var data: String?
+    @OptionGroup var rewardOptions: RewardOptions
+    @Flag(help: "Skip invalid dataset lines instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Instances per length.") var examples = 100
     @Option(help: "Seed for the instances.") var seed: UInt64 = 1234
     @Option(help: "Threads.") var threads = 2
@@ -88,6 +92,24 @@ struct Eval: ParsableCommand {
     func run() throws {
         BLAS.setThreads(threads)
         let loaded = try LoadedModel(path: checkpoint)
+        if let data {
+            let dataset = try PromptDataset.load(
+                jsonl: data, requirements: DatasetRequirements(tokenizer: loaded.tokenizer, contextLength: loaded.model.config.contextLength),
+                skipInvalid: skipInvalid)
+            let reward = try rewardOptions.make(task: try task.map { try TaskRegistry.task(named: $0) })
+            let longest = dataset.examples.compactMap { $0.reference.flatMap { try? loaded.tokenizer.encodeCompletion($0).count } }.max()
+            let rows = try TaskEvaluation.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, examples: dataset.examples,
+                                                   reward: reward, maxNewTokens: longest.map { $0 + 1 } ?? loaded.model.config.contextLength)
+            if json { print(String(decoding: try JSONEncoder().encode(["data": rows]), as: UTF8.self)); return }
+            if !dataset.skipped.isEmpty { print("skipped \(dataset.skipped.count) invalid line(s) of \(data)") }
+            print("rft eval: \(loaded.path) on \(data) (\(dataset.examples.count) examples), greedy; accuracy = equal to the reference, reward = --reward")
+            let n = Double(rows.reduce(0) { $0 + $1.count })
+            print(String(format: "accuracy %.3f, mean reward %.3f", rows.reduce(0) { $0 + $1.accuracy * Double($1.count) } / n,
+                         rows.reduce(0) { $0 + $1.partialCredit * Double($1.count) } / n))
+            print("  length  count  accuracy   reward")
+            for r in rows { print(String(format: "  %6d  %5d  %8.3f  %7.3f", r.length, r.count, r.accuracy, r.partialCredit)) }
+            return
+        }
         guard let name = task ?? loaded.taskName else {
             throw CLIError("the checkpoint names no task; pass --task")
         }

@@ -27,6 +27,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Checkpoint folder.") var out = "runs/pretrain"
     @Option(help: "Save a checkpoint every this many steps (and at the end).") var saveEvery = 500
     @Flag(help: "Continue from the newest valid checkpoint in --out.") var resume = false
+    @Option(help: "Experiments: give prompts starting with this character a consistently wrong reference (last digit + 5), a class RFT cannot fix (Razin et al.).")
+    var mislabelLeading: String?
     @Option(help: "Threads.") var threads = 2
 
     func validate() throws {
@@ -47,6 +49,11 @@ struct Pretrain: ParsableCommand {
             throw TaskError.invalidLengths(task: task.name, lengths: train, valid: task.validLengths)
         }
         let tokenizer = task.tokenizer
+        var mislabel: MislabeledClass?
+        if let m = mislabelLeading {
+            guard m.count == 1, let c = m.first else { throw CLIError("--mislabel-leading takes one character") }
+            mislabel = MislabeledClass(leadingCharacter: c)
+        }
         let manager = CheckpointManager(directory: out, keepLast: 2)
         let schedule = LRSchedule.cosine(warmupSteps: max(1, steps / 20), totalSteps: steps, minRatio: 0.1)
 
@@ -92,7 +99,8 @@ struct Pretrain: ParsableCommand {
                 model: model, optimizer: optimizer, training: TrainingState(step: step, rng: rng),
                 schedule: ScheduleState(schedule: schedule, baseLearningRate: learningRate, position: step),
                 tokenizer: try JSONValue(encoding: tokenizer), metrics: metrics,
-                metadata: ["task": task.name, "trainLengths": "\(trainRange.lowerBound)-\(trainRange.upperBound)"])
+                metadata: ["task": task.name, "trainLengths": "\(trainRange.lowerBound)-\(trainRange.upperBound)"]
+                    .merging(mislabel.map { ["mislabeledLeading": String($0.leadingCharacter)] } ?? [:]) { $1 })
             let path = try manager.save(checkpoint, step: step)
             print("saved \(path)")
         }
@@ -116,7 +124,7 @@ struct Pretrain: ParsableCommand {
         var tokens = 0, lossSum: Float = 0, lossCount = 0
         var metrics: [String: Double] = [:]
         for step in startStep..<steps {
-            let examples = (0..<batchSize).map { _ in task.example(lengths: trainRange, using: &rng) }
+            let examples = (0..<batchSize).map { _ in task.example(lengths: trainRange, using: &rng) }.map { mislabel?.apply($0) ?? $0 }
             let batch = try TaskBatch(examples, tokenizer: tokenizer)
             optimizer.learningRate = schedule.learningRate(base: learningRate, step: step)
             optimizer.zeroGrad()

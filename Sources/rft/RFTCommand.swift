@@ -9,7 +9,7 @@ struct RFTCommand: ParsableCommand {
         commandName: "rft",
         abstract: "Reinforcement finetuning for small causal language models (Swift, CPU, OpenBLAS).",
         version: rftVersion,
-        subcommands: [Train.self, SFT.self, Pretrain.self, Sample.self, Eval.self, Inspect.self])
+        subcommands: [Train.self, SFT.self, Diagnose.self, Pretrain.self, Sample.self, Eval.self, Inspect.self])
 
     /// Expands `--config FILE` into flags (the command line's own flags come after and win), then runs.
     static func main() {

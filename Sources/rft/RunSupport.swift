@@ -7,12 +7,12 @@ import RFTTensor
 /// Where a run's inputs come from: a checkpoint, and a built-in task or a JSONL dataset.
 struct InputOptions: ParsableArguments {
     @Option(help: "Starting checkpoint (file, or a folder: its newest valid checkpoint).")
-    var model = "checkpoints/addition-base.rftckpt"
+    var model = "checkpoints/addition-mislabeled.rftckpt"
     @Option(help: "Built-in task (default: the checkpoint's own task when no --data is given).") var task: String?
     @Option(help: "JSONL dataset: one object a line with \"prompt\", optional \"completion\" (the reference), \"id\" and other fields.")
     var data: String?
-    @Option(help: "Lengths drawn from --task, N or A-B (default: the checkpoint's training lengths plus one).") var lengths: String?
-    @Option(help: "Distinct inputs drawn from --task to train on.") var numInputs = 1000
+    @Option(help: "Lengths drawn from --task, N or A-B (default: the checkpoint's training lengths).") var lengths: String?
+    @Option(help: "Distinct inputs drawn from --task to train on.") var numInputs = 2000
     @Flag(help: "Skip invalid dataset lines (counted and reported) instead of stopping at the first.") var skipInvalid = false
 
     /// The model, its tokenizer, the task (if any) and the fixed list of inputs.
@@ -35,9 +35,7 @@ struct InputOptions: ParsableArguments {
         let task = try TaskRegistry.task(named: name)
         let range: ClosedRange<Int>
         if let lengths { range = try parseLengths(lengths) } else {
-            // default: what the model was trained on, plus one longer length it has not seen
-            let trained = loaded.trainLengths ?? task.trainLengths
-            range = trained.lowerBound...min(trained.upperBound + 1, task.validLengths.upperBound)
+            range = loaded.trainLengths ?? task.trainLengths
         }
         guard task.validLengths.contains(range.lowerBound), task.validLengths.contains(range.upperBound) else {
             throw TaskError.invalidLengths(task: name, lengths: range, valid: task.validLengths)
@@ -83,9 +81,12 @@ struct RewardOptions: ParsableArguments {
 
     /// The reward function.
     func make(task: (any VerifiableTask)?) throws -> any RewardFunction {
-        // PENDING(rewards): CommandReward and BuiltinReward land next
-        guard let task, let kind = TaskReward(rawValue: reward) else { throw CLIError("--reward \(reward) needs a task") }
-        return TaskVerifierReward(task: task, kind: kind)
+        if !rewardCmd.isEmpty {
+            let reward = CommandReward(command: rewardCmd, timeout: rewardTimeout)
+            try reward.start()  // a missing program is reported before any work
+            return reward
+        }
+        return try BuiltinReward.named(reward, task: task)
     }
 }
 
@@ -111,9 +112,10 @@ struct RunDirectory {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    /// Opens metrics.jsonl for appending, first dropping lines of steps after `step` (a resumed
-    /// run writes them again, identically).
-    func openMetrics(keepingThrough step: Int) throws -> MetricsLog {
+    /// Opens `name` (default metrics.jsonl) for appending, first dropping lines of steps after
+    /// `step` (a resumed run writes them again, identically).
+    func openMetrics(named name: String = "metrics.jsonl", keepingThrough step: Int) throws -> MetricsLog {
+        let metricsPath = path + "/" + name
         var kept = Data()
         if let old = FileManager.default.contents(atPath: metricsPath) {
             for line in old.split(separator: UInt8(ascii: "\n")) {
@@ -154,6 +156,16 @@ final class MetricsLog {
     }
 
     deinit { try? handle.close() }
+}
+
+/// The common start of `train` and `diagnose`: threads, inputs, reward and the output folder.
+func startRun(_ inputs: InputOptions, _ rewardOptions: RewardOptions, kind: String, output: String?, resume: Bool,
+              seed: UInt64, threads: Int) throws -> (inputs: ResolvedInputs, reward: any RewardFunction, run: RunDirectory) {
+    lineBufferedOutput()
+    BLAS.setThreads(threads)
+    let resolved = try inputs.resolve(requireReference: false, seed: seed)
+    let reward = try rewardOptions.make(task: resolved.task)
+    return (resolved, reward, try RunDirectory(output: output, kind: kind, resume: resume))
 }
 
 /// Prints progress lines as they come, even into a pipe or log file.

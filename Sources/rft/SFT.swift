@@ -7,7 +7,7 @@ import RFTTensor
 /// The SFT settings shared by `rft sft` and the warm-up phase of `rft train`.
 struct SFTOptions: ParsableArguments {
     @Option(help: "Sequences per SFT step.") var sftBatchSize = 16
-    @Option(help: "SFT learning rate (AdamW).") var sftLearningRate: Float = 1e-3
+    @Option(help: "SFT learning rate (AdamW).") var sftLearningRate: Float = 3e-4
     @Option(help: "SFT schedule: constant or cosine (5% warm-up, decay to 10%).") var sftSchedule = "constant"
 
     /// The SFT configuration for a run of `steps` steps.

@@ -39,4 +39,26 @@ public enum TaskEvaluation {
         }
         return out
     }
+
+    /// Greedy-decodes fixed `examples` (e.g. a JSONL dataset) and scores them per `length` field:
+    /// `accuracy` is the share equal to the reference (0 without one), `partialCredit` the mean
+    /// of `reward`. Prompts longer than the context are an error of the dataset loader, not here.
+    public static func evaluate(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], reward: any RewardFunction,
+                                maxNewTokens: Int) throws -> [LengthAccuracy] {
+        let sampler = Sampler(model: model)
+        var out: [LengthAccuracy] = []
+        for length in Set(examples.map(\.length)).sorted() {
+            let group = examples.filter { $0.length == length }
+            let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
+            let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room))), seed: 0)
+            let texts = generations.map { tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }
+            let rewards = try reward.rewards(prompts: group.map(\.prompt), completions: texts, examples: group)
+            let exact = zip(group, texts).filter { $0.0.reference == $0.1 }.count
+            let n = Double(group.count)
+            out.append(LengthAccuracy(length: length, count: group.count, accuracy: Double(exact) / n,
+                                      partialCredit: rewards.reduce(0, +) / n))
+        }
+        return out
+    }
 }

@@ -1,0 +1,284 @@
+import Foundation
+
+/// How a `RewardStdMonitor` measured the reward distribution of each input.
+public enum RewardStdMode: String, Codable, CaseIterable, Sendable {
+    /// K sampled completions per input: estimates with confidence intervals.
+    case sampled
+    /// Every completion up to the length cap, weighted by its exact probability.
+    case exact
+}
+
+/// One input's reward distribution under the model: a row of `rft diagnose`'s report.
+public struct RewardStdRow: Codable, Equatable, Sendable {
+    /// The input's `TaskExample.displayID` (its `id`, else its prompt).
+    public var id: String
+    /// The prompt text.
+    public var prompt: String
+    /// Mean reward E_y r(x, y) (sampled: average of the K rewards; exact: Σ p(y)·r(y)).
+    public var mean: Double
+    /// Population std of the reward, √E(r − mean)² (sampled: divide by K; exact: √Σ p(y)(r(y) − mean)²).
+    public var std: Double
+    /// Lower end of the 95% interval on the mean (Wilson on p for 0/1 rewards, else normal
+    /// approximation); equal to `mean` in exact mode.
+    public var lower: Double
+    /// Upper end of the 95% interval on the mean; equal to `mean` in exact mode.
+    public var upper: Double
+    /// `std` is below the threshold: this input's expected policy gradient (nearly) vanishes.
+    public var flagged: Bool
+    /// ‖∇_θ V(x)‖ over all parameters when gradient evidence was asked for (exact in exact
+    /// mode; the norm of the leave-one-out estimate from the K samples in sampled mode).
+    public var gradNorm: Double?
+    /// √(E_y ‖∇_θ log p(y|x)‖²) when gradient evidence was asked for, so that
+    /// ‖∇V‖ ≤ std · boundTerm (Cauchy–Schwarz; in sampled mode with a factor K/(K−1)).
+    public var boundTerm: Double?
+    /// Completions behind the numbers: K in sampled mode, the number enumerated in exact mode.
+    public var numSamples: Int
+
+    /// A row.
+    public init(id: String, prompt: String, mean: Double, std: Double, lower: Double, upper: Double, flagged: Bool,
+                gradNorm: Double? = nil, boundTerm: Double? = nil, numSamples: Int) {
+        self.id = id
+        self.prompt = prompt
+        self.mean = mean
+        self.std = std
+        self.lower = lower
+        self.upper = upper
+        self.flagged = flagged
+        self.gradNorm = gradNorm
+        self.boundTerm = boundTerm
+        self.numSamples = numSamples
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, prompt, mean, std, lower, upper, flagged
+        case gradNorm = "grad_norm", boundTerm = "bound_term", numSamples = "num_samples"
+    }
+
+    /// The CSV header matching `csvFields` (the JSON keys, in row order).
+    public static let csvHeader = ["id", "prompt", "mean", "std", "lower", "upper", "flagged", "grad_norm", "bound_term", "num_samples"]
+
+    /// The row's fields as CSV cells (unescaped; an absent value is empty).
+    public var csvFields: [String] {
+        [id, prompt, "\(mean)", "\(std)", "\(lower)", "\(upper)", flagged ? "true" : "false",
+         gradNorm.map { "\($0)" } ?? "", boundTerm.map { "\($0)" } ?? "", "\(numSamples)"]
+    }
+}
+
+/// The dataset-level view of a report: how many inputs are flagged and how the std is spread.
+public struct RewardStdSummary: Codable, Equatable, Sendable {
+    /// Number of inputs.
+    public var count: Int
+    /// Number of flagged inputs (std < threshold).
+    public var flaggedCount: Int
+    /// flaggedCount / count (0 for an empty report).
+    public var flaggedShare: Double
+    /// Share of inputs whose reward std is exactly 0 (TRL's `frac_reward_zero_std`).
+    public var fracRewardZeroStd: Double
+    /// The std threshold the rows were flagged with.
+    public var threshold: Double
+    /// Mean of the per-input mean rewards (TRL's `reward`).
+    public var meanReward: Double
+    /// Mean of the per-input stds (TRL's `reward_std`).
+    public var meanStd: Double
+    /// 10th, 50th and 90th percentile of the per-input std (linear interpolation, numpy's default; 0 when empty).
+    public var stdP10, stdP50, stdP90: Double
+    /// Mean reward over the flagged inputs (nil when none is flagged).
+    public var meanRewardFlagged: Double?
+    /// Mean reward over the inputs that are not flagged (nil when all are).
+    public var meanRewardUnflagged: Double?
+    /// Mean ‖∇V‖ over flagged inputs, when gradient evidence was computed.
+    public var meanGradNormFlagged: Double?
+    /// Mean ‖∇V‖ over unflagged inputs, when gradient evidence was computed.
+    public var meanGradNormUnflagged: Double?
+
+    /// The summary of `rows` flagged against `threshold` (counts `row.flagged` as given).
+    public init(rows: [RewardStdRow], threshold: Double) {
+        let n = rows.count
+        let flagged = rows.filter(\.flagged), unflagged = rows.filter { !$0.flagged }
+        let stds = rows.map(\.std).sorted()
+        func average(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
+        count = n
+        flaggedCount = flagged.count
+        flaggedShare = n == 0 ? 0 : Double(flagged.count) / Double(n)
+        fracRewardZeroStd = n == 0 ? 0 : Double(rows.filter { $0.std == 0 }.count) / Double(n)
+        self.threshold = threshold
+        meanReward = average(rows.map(\.mean)) ?? 0
+        meanStd = average(stds) ?? 0
+        stdP10 = RewardStatistics.percentile(sorted: stds, 0.10)
+        stdP50 = RewardStatistics.percentile(sorted: stds, 0.50)
+        stdP90 = RewardStatistics.percentile(sorted: stds, 0.90)
+        meanRewardFlagged = average(flagged.map(\.mean))
+        meanRewardUnflagged = average(unflagged.map(\.mean))
+        meanGradNormFlagged = average(flagged.compactMap(\.gradNorm))
+        meanGradNormUnflagged = average(unflagged.compactMap(\.gradNorm))
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case count, threshold
+        case flaggedCount = "flagged_count", flaggedShare = "flagged_share", fracRewardZeroStd = "frac_reward_zero_std"
+        case meanReward = "reward", meanStd = "reward_std"
+        case stdP10 = "std_p10", stdP50 = "std_p50", stdP90 = "std_p90"
+        case meanRewardFlagged = "reward_flagged", meanRewardUnflagged = "reward_unflagged"
+        case meanGradNormFlagged = "grad_norm_flagged", meanGradNormUnflagged = "grad_norm_unflagged"
+    }
+}
+
+/// Per-input reward mean/std of a dataset under a model, with its summary: what
+/// `RewardStdMonitor.measure` returns and `rft diagnose` writes (JSONL, CSV, SVG).
+public struct RewardStdReport: Codable, Equatable, Sendable {
+    /// How the rows were measured.
+    public var mode: RewardStdMode
+    /// One row per input, in input order.
+    public var rows: [RewardStdRow]
+    /// Counts, percentiles and flagged-vs-unflagged means of `rows`.
+    public var summary: RewardStdSummary
+
+    /// A report of `rows` flagged against `threshold`; the summary is computed from the rows.
+    public init(mode: RewardStdMode, rows: [RewardStdRow], threshold: Double) {
+        self.mode = mode
+        self.rows = rows
+        summary = RewardStdSummary(rows: rows, threshold: threshold)
+    }
+
+    /// One JSON object per row, one per line (keys sorted), each line ending in a newline.
+    public func jsonLines() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out = ""
+        for (i, row) in rows.enumerated() {
+            do {
+                out += String(decoding: try encoder.encode(row), as: UTF8.self) + "\n"
+            } catch {
+                throw RewardStdMonitorError.encoding(what: "row \(i) (\(row.id))", message: "\(error)")
+            }
+        }
+        return out
+    }
+
+    /// The summary (with the mode) as one pretty-printed JSON object.
+    public func summaryJSON() throws -> String {
+        struct Envelope: Encodable { let mode: RewardStdMode; let summary: RewardStdSummary }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try encoder.encode(Envelope(mode: mode, summary: summary)), as: UTF8.self) + "\n"
+        } catch {
+            throw RewardStdMonitorError.encoding(what: "summary", message: "\(error)")
+        }
+    }
+
+    /// The rows as RFC 4180 CSV with a header line (fields holding a comma, quote, CR or LF are
+    /// quoted and their quotes doubled; each line ends in "\n").
+    public func csv() -> String {
+        var out = RewardStdRow.csvHeader.map(CSV.escape).joined(separator: ",") + "\n"
+        for row in rows { out += row.csvFields.map(CSV.escape).joined(separator: ",") + "\n" }
+        return out
+    }
+
+    /// Writes `jsonLines()` to `path` (atomically: a reader never sees half a file).
+    public func writeJSONLines(to path: String) throws { try Self.write(try jsonLines(), to: path) }
+
+    /// Writes `csv()` to `path` (atomically).
+    public func writeCSV(to path: String) throws { try Self.write(csv(), to: path) }
+
+    /// Writes `summaryJSON()` to `path` (atomically).
+    public func writeSummary(to path: String) throws { try Self.write(try summaryJSON(), to: path) }
+
+    /// A histogram of the per-input std with the threshold drawn as a vertical line.
+    public func stdHistogramSVG(bins: Int = 30, title: String = "Per-input reward std") -> String {
+        SVGPlot.histogram(values: rows.map(\.std), bins: bins,
+                          marker: (summary.threshold, "threshold \(SVGPlot.format(summary.threshold))"),
+                          title: title, xLabel: "reward std under the model", yLabel: "inputs")
+    }
+
+    /// A scatter of per-input mean reward (x) against std (y), flagged inputs in red, with the
+    /// threshold as a horizontal line.
+    public func meanStdScatterSVG(title: String = "Reward mean vs std per input") -> String {
+        let flagged = rows.filter(\.flagged).map { (x: $0.mean, y: $0.std) }
+        let other = rows.filter { !$0.flagged }.map { (x: $0.mean, y: $0.std) }
+        return SVGPlot.scatter(
+            series: [SVGPlot.Series(name: "std ≥ threshold (\(other.count))", points: other, color: SVGPlot.blue),
+                     SVGPlot.Series(name: "flagged: std < threshold (\(flagged.count))", points: flagged, color: SVGPlot.red)],
+            horizontalLine: (summary.threshold, "threshold"),
+            title: title, xLabel: "mean reward", yLabel: "reward std")
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        do {
+            try text.write(to: URL(fileURLWithPath: path), atomically: true, encoding: .utf8)
+        } catch {
+            throw RewardStdMonitorError.io(path: path, message: error.localizedDescription)
+        }
+    }
+}
+
+/// CSV cell escaping (RFC 4180).
+public enum CSV {
+    /// `field` as a CSV cell: quoted, with quotes doubled, when it holds a comma, a quote, a CR
+    /// or an LF, or starts or ends with a space; else unchanged.
+    public static func escape(_ field: String) -> String {
+        let needsQuotes = field.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+            || field.hasPrefix(" ") || field.hasSuffix(" ")
+        guard needsQuotes else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// The small statistics the monitor reports: moments, intervals and percentiles.
+public enum RewardStatistics {
+    /// The two-sided 95% normal quantile.
+    public static let z95 = 1.959963984540054
+
+    /// Mean and population std (divide by n) of `values`; (0, 0) when empty.
+    public static func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
+        RewardStdTracker.meanAndStd(values)
+    }
+
+    /// Mean and std of a distribution given as (probability, value) pairs; the probabilities
+    /// are normalised by their sum. std = √Σ p·(v − mean)².
+    public static func meanAndStd(probabilities p: [Double], values v: [Double]) -> (mean: Double, std: Double) {
+        let total = p.reduce(0, +)
+        guard total > 0 else { return (0, 0) }
+        var mean = 0.0
+        for i in p.indices { mean += p[i] * v[i] }
+        mean /= total
+        var variance = 0.0
+        for i in p.indices { variance += p[i] * (v[i] - mean) * (v[i] - mean) }
+        return (mean, (variance / total).squareRoot())
+    }
+
+    /// Wilson score interval for a binomial proportion: `successes` out of `trials`, quantile `z`
+    /// (95% by default). Stays inside [0, 1] and is informative at 0 or n successes, unlike the
+    /// normal interval.
+    public static func wilson(successes: Int, trials: Int, z: Double = z95) -> (lower: Double, upper: Double) {
+        guard trials > 0 else { return (0, 1) }
+        let n = Double(trials), p = Double(successes) / n, z2 = z * z
+        let denominator = 1 + z2 / n
+        let center = (p + z2 / (2 * n)) / denominator
+        let half = z / denominator * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+        return (max(0, center - half), min(1, center + half))
+    }
+
+    /// Normal-approximation interval on the mean of `values`: mean ± z·s/√n with s the sample std
+    /// (divide by n − 1). Collapses to the mean when all values are equal (or n < 2).
+    public static func normalInterval(_ values: [Double], z: Double = z95) -> (lower: Double, upper: Double) {
+        let n = Double(values.count)
+        let (mean, std) = meanAndStd(values)
+        guard values.count >= 2 else { return (mean, mean) }
+        let half = z * std * (n / (n - 1)).squareRoot() / n.squareRoot()
+        return (mean - half, mean + half)
+    }
+
+    /// The q-quantile (q in [0, 1]) of ascending `sorted` values by linear interpolation
+    /// between closest ranks (numpy's default); 0 when empty.
+    public static func percentile(sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let position = min(max(q, 0), 1) * Double(sorted.count - 1)
+        let lo = Int(position.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
+        let fraction = position - Double(lo)
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * fraction
+    }
+
+    /// True when every value is exactly 0 or 1 (a pass/fail reward).
+    public static func isBinary(_ values: [Double]) -> Bool { values.allSatisfy { $0 == 0 || $0 == 1 } }
+}
