@@ -9,7 +9,8 @@ public enum SFTWarmup: Codable, Equatable, Sendable {
     /// SFT on this share of the inputs (chosen by the curriculum) for the curriculum's step budget.
     case fraction(Double)
     /// SFT on the curriculum's subset in rounds of `checkEvery` steps, re-measuring after each,
-    /// until the share of stuck inputs falls below `level` or the step budget is spent.
+    /// until the share of stuck inputs falls below `level`, stops falling (the weights of the best
+    /// check are kept: SFT on a tiny subset overfits), or the step budget is spent.
     case auto(level: Double, checkEvery: Int)
 
     /// Parses `0`, `off`, `1%`, `0.01` or `auto` / `auto:0.05`.
@@ -157,14 +158,20 @@ public final class Pipeline {
         let trainer = SFTTrainer(model: model, tokenizer: tokenizer, config: sftConfig, source: .fixed(subset.map { inputs[$0] }))
         let round: Int
         if case .auto(_, let every) = warmup { round = max(1, every) } else { round = curriculum.sftSteps }
+        var best = (stuck: Double.infinity, weights: [Tensor]())
         while trainer.state.step < curriculum.sftSteps {
             for _ in 0..<min(round, curriculum.sftSteps - trainer.state.step) { try onStep(try trainer.step()) }
             if case .auto(let level, _) = warmup {
                 let report = try diagnose()
                 onCheck(trainer.state.step, report)
                 let stuck = Double(report.rows.filter(PipelinePhase.isStuck).count) / Double(max(1, report.rows.count))
-                if stuck < level { break }
+                if stuck < level { return trainer }
+                if stuck >= best.stuck { break }  // no longer improving
+                best = (stuck, model.parameters().map { $0.copy() })
             }
+        }
+        if !best.weights.isEmpty {  // auto mode ended without reaching the level: keep the best check
+            for (p, w) in zip(model.parameters(), best.weights) { p.assign(w) }
         }
         return trainer
     }
