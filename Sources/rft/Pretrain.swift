@@ -4,14 +4,18 @@ import RFT
 import RFTModel
 import RFTTensor
 
-/// `rft pretrain`: trains a GPT from scratch on a built-in task (`<bos> x <sep> y <eos>`, loss
-/// on y), with a progress line, periodic per-length evaluation, checkpoints and `--resume`.
+/// `rft pretrain`: trains a GPT from scratch on a built-in task or a JSONL file of
+/// prompt/completion pairs (`<bos> x <sep> y <eos>`, loss on y), with a progress line, periodic
+/// per-length evaluation, checkpoints and `--resume`.
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a small GPT from scratch on a built-in task, with evaluation and checkpoints.")
+        abstract: "Train a small GPT from scratch on a built-in task or a JSONL file, with evaluation and checkpoints.")
 
     @Option(help: "Task: \(TaskRegistry.names.joined(separator: ", ")).") var task = "addition"
     @Option(help: "Training lengths, N or A-B (default: the task's train split).") var trainLengths: String?
+    @Option(help: "Train on a JSONL file of {\"prompt\", \"completion\"} pairs instead of a task (5% held out for evaluation; the tokenizer is built from the file).")
+    var data: String?
+    @Flag(help: "Skip invalid lines of --data instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Optimisation steps.") var steps = 2000
     @Option(help: "Sequences per batch.") var batchSize = 32
     @Option(help: "Transformer blocks.") var layers = 2
@@ -44,11 +48,25 @@ struct Pretrain: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines reach a log file as they are printed
         BLAS.setThreads(threads)
         let task = try TaskRegistry.task(named: self.task)
-        let train = try trainLengths.map(parseLengths) ?? task.trainLengths
+        var train = try trainLengths.map(parseLengths) ?? task.trainLengths
         guard task.validLengths.contains(train.lowerBound), task.validLengths.contains(train.upperBound) else {
             throw TaskError.invalidLengths(task: task.name, lengths: train, valid: task.validLengths)
         }
-        let tokenizer = task.tokenizer
+        var tokenizer = task.tokenizer
+        // --data: a fixed list of pairs, its own tokenizer, 5% held out
+        var dataTrain: [TaskExample] = [], dataHeld: [TaskExample] = [], dataContext = 0
+        if let data {
+            let dataset = try PromptDataset.load(jsonl: data, requirements: DatasetRequirements(requireReference: true), skipInvalid: skipInvalid)
+            if !dataset.skipped.isEmpty { print("skipped \(dataset.skipped.count) invalid line(s) of \(data)") }
+            tokenizer = Tokenizer(corpus: dataset.examples.flatMap { [$0.prompt, $0.reference ?? ""] })
+            let held = dataset.examples.count >= 20 ? dataset.examples.count / 20 : 0
+            dataHeld = Array(dataset.examples.prefix(held))
+            dataTrain = Array(dataset.examples.dropFirst(held))
+            dataContext = try dataset.examples.map { try tokenizer.encodePrompt($0.prompt).count + tokenizer.encodeCompletion($0.reference ?? "").count - 1 }.max() ?? 1
+            let lengths = dataset.examples.map(\.length)
+            train = (lengths.min() ?? 1)...(lengths.max() ?? 1)
+        }
+        let taskName = data.map { "data:" + URL(fileURLWithPath: $0).lastPathComponent } ?? task.name
         var mislabel: MislabeledClass?
         if let m = mislabelLeading {
             guard m.count == 1, let c = m.first else { throw CLIError("--mislabel-leading takes one character") }
@@ -69,8 +87,8 @@ struct Pretrain: ParsableCommand {
         if resume, let latest = try manager.latest() {
             for skipped in latest.skipped { print("skipping damaged checkpoint: \(skipped)") }
             let header = latest.checkpoint.header
-            guard header.metadata["task"] == task.name else {
-                throw CLIError("\(latest.path) was trained on \(header.metadata["task"] ?? "no task"), not \(task.name)")
+            guard header.metadata["task"] == taskName else {
+                throw CLIError("\(latest.path) was trained on \(header.metadata["task"] ?? "no task"), not \(taskName)")
             }
             model = try latest.checkpoint.makeModel(path: latest.path)
             optimizer = AdamW(parameters: model.namedParameters(), learningRate: learningRate, weightDecay: weightDecay)
@@ -79,7 +97,7 @@ struct Pretrain: ParsableCommand {
             rng = header.training?.rng ?? rng
             print("resuming from \(latest.path) at step \(startStep)")
         } else {
-            let needed = task.maxSequenceLength(train.lowerBound...max(train.upperBound, task.testLengths.upperBound)) - 1
+            let needed = data == nil ? task.maxSequenceLength(train.lowerBound...max(train.upperBound, task.testLengths.upperBound)) - 1 : dataContext
             let config = GPTConfig(vocabularySize: tokenizer.vocabularySize, contextLength: context ?? needed,
                                    layers: layers, heads: heads, width: width)
             if let problem = config.validationError() { throw CLIError(problem) }
@@ -87,25 +105,33 @@ struct Pretrain: ParsableCommand {
             optimizer = AdamW(parameters: model.namedParameters(), learningRate: learningRate, weightDecay: weightDecay)
         }
         let config = model.config
-        let trainable = train.filter { task.maxSequenceLength($0...$0) - 1 <= config.contextLength }
+        let trainable = data != nil ? Array(train) : train.filter { task.maxSequenceLength($0...$0) - 1 <= config.contextLength }
+        if data != nil && dataContext > config.contextLength { throw CLIError("\(data!): the longest pair needs \(dataContext) positions; the model's context is \(config.contextLength)") }
         guard let first = trainable.first, let last = trainable.last else {
             throw CLIError("context \(config.contextLength) is too short for lengths \(train)")
         }
         let trainRange = first...last
-        print("rft pretrain: \(task.name), lengths \(trainRange.lowerBound)-\(trainRange.upperBound), GPT \(config.layers)L \(config.heads)H \(config.width)C ctx \(config.contextLength), \(model.parameterCount) parameters, vocabulary \(tokenizer.vocabularySize)")
+        print("rft pretrain: \(taskName), lengths \(trainRange.lowerBound)-\(trainRange.upperBound), GPT \(config.layers)L \(config.heads)H \(config.width)C ctx \(config.contextLength), \(model.parameterCount) parameters, vocabulary \(tokenizer.vocabularySize)")
 
         func save(_ step: Int, metrics: [String: Double]) throws {
             let checkpoint = Checkpoint.capture(
                 model: model, optimizer: optimizer, training: TrainingState(step: step, rng: rng),
                 schedule: ScheduleState(schedule: schedule, baseLearningRate: learningRate, position: step),
                 tokenizer: try JSONValue(encoding: tokenizer), metrics: metrics,
-                metadata: ["task": task.name, "trainLengths": "\(trainRange.lowerBound)-\(trainRange.upperBound)"]
+                metadata: ["task": taskName, "trainLengths": "\(trainRange.lowerBound)-\(trainRange.upperBound)"]
                     .merging(mislabel.map { ["mislabeledLeading": String($0.leadingCharacter)] } ?? [:]) { $1 })
             let path = try manager.save(checkpoint, step: step)
             print("saved \(path)")
         }
         func evaluate(_ step: Int) throws -> [String: Double] {
             var metrics: [String: Double] = [:]
+            if data != nil {
+                guard !dataHeld.isEmpty else { return metrics }
+                let rows = try TaskEvaluation.evaluate(model: model, tokenizer: tokenizer, examples: dataHeld, reward: ExactMatchReward(),
+                                                       maxNewTokens: config.contextLength)
+                metrics["accuracy_held_out"] = printAccuracy(rows, label: "step \(step) eval, \(dataHeld.count) held-out pairs")
+                return metrics
+            }
             for (label, range) in [("train", trainRange), ("test", task.testLengths)] {
                 let rows = try TaskEvaluation.evaluate(model: model, tokenizer: tokenizer, task: task, lengths: range,
                                                        examplesPerLength: evalExamples, seed: 99)
@@ -124,7 +150,8 @@ struct Pretrain: ParsableCommand {
         var tokens = 0, lossSum: Float = 0, lossCount = 0
         var metrics: [String: Double] = [:]
         for step in startStep..<steps {
-            let examples = (0..<batchSize).map { _ in task.example(lengths: trainRange, using: &rng) }.map { mislabel?.apply($0) ?? $0 }
+            let examples = data != nil ? ExampleSource.fixed(dataTrain).draw(batchSize, using: &rng)
+                : (0..<batchSize).map { _ in task.example(lengths: trainRange, using: &rng) }.map { mislabel?.apply($0) ?? $0 }
             let batch = try TaskBatch(examples, tokenizer: tokenizer)
             optimizer.learningRate = schedule.learningRate(base: learningRate, step: step)
             optimizer.zeroGrad()
