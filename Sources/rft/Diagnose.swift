@@ -80,7 +80,7 @@ struct Diagnose: ParsableCommand {
         guard stuck > 0 else {
             return String(format: "%.0f%% of inputs have reward std < %g, none of them with a low reward: RFT has a gradient wherever there is something to learn.", 100 * flagged, threshold)
         }
-        let advice = hasReferences ? "run `rft train --sft-warmup 1%` (a short SFT phase on a random 1% of inputs frees them; Razin et al., ICLR 2024)"
+        let advice = hasReferences ? "run `rft train --sft-warmup 1%` (a short SFT phase on a small subset gives them the probability RFT needs; Razin et al., ICLR 2024; `--sft-strategy lowest-std` aims it at the flagged inputs)"
                                    : "add reference completions so a short SFT warm-up can free them (`rft train --sft-warmup 1%`)"
         return String(format: "%.0f%% of inputs have reward std < %g; %.0f%% (%d) are stuck with a low mean reward — RFT will not move them; %@.",
                       100 * flagged, threshold, 100 * stuckShare, stuck, advice)
