@@ -2,16 +2,17 @@ import RFTTensor
 
 /// Keys and values of every layer for a batch of sequences, each row with its own length, so
 /// prompts of different lengths decode together and every prompt starts at position 0.
-/// Layout per layer (see `DecodeKernels`): keys (batch, heads, hs, stride), values
-/// (batch, heads, stride, hs), with `stride` = capacity rounded up to a multiple of 16.
+/// Layout per layer (see `DecodeKernels`): keys (batch, heads, stride/16, hs, 16) — tiles of
+/// 16 positions, transposed within a tile — and values (batch, heads, stride, hs), with
+/// `stride` = capacity rounded up to a multiple of 16.
 public final class KVCache {
     /// Rows (sequences).
     public let batch: Int
     /// Positions per row (≤ the model's context length).
     public let capacity: Int
-    /// Floats between consecutive features of one head's keys (capacity rounded up to 16).
+    /// Positions each row has room for in the buffers (capacity rounded up to a multiple of 16).
     public let stride: Int
-    /// Per layer: keys (batch, heads, hs, stride), transposed.
+    /// Per layer: keys (batch, heads, stride/16, hs, 16), in transposed tiles of 16 positions.
     public let keys: [Tensor]
     /// Per layer: values (batch, heads, stride, hs).
     public let values: [Tensor]
@@ -26,7 +27,7 @@ public final class KVCache {
         self.capacity = cap
         stride = (cap + 15) / 16 * 16
         let (h, hs) = (config.heads, config.headSize)
-        keys = (0..<config.layers).map { _ in Tensor(uninitialized: [batch, h, hs, (cap + 15) / 16 * 16]) }
+        keys = (0..<config.layers).map { _ in Tensor(uninitialized: [batch, h, (cap + 15) / 16, hs, 16]) }
         values = (0..<config.layers).map { _ in Tensor(uninitialized: [batch, h, (cap + 15) / 16 * 16, hs]) }
         lengths = [Int](repeating: 0, count: batch)
     }

@@ -25,8 +25,9 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
 
 @Suite struct SamplerTests {
     /// Per step and row, the cached logits against `model(tokens, batch: 1, length: n)` at the
-    /// last position, for head sizes 16, 12 (a vector tail) and 20.
-    @Test(arguments: [(32, 2), (24, 2), (60, 3)])
+    /// last position, for head sizes 16, 12 (a vector tail), 20, 48 (the 32- and 16-feature value
+    /// passes) and 40 (32 features and a scalar tail); the rows cross a 16-position key tile.
+    @Test(arguments: [(32, 2), (24, 2), (60, 3), (96, 2), (80, 2)])
     func cachedDecodingMatchesFullForward(width: Int, heads: Int) {
         let model = sharpModel(width: width, heads: heads)
         let v = model.config.vocabularySize

@@ -4,8 +4,9 @@
 /// sampler runs groups of rows on separate threads) and record no autograd graph.
 ///
 /// Cache layout per layer, chosen so every (row, head) reads contiguous memory:
-/// keys (rows, heads, hs, stride) — transposed, so 16 scores come from one vector FMA per
-/// feature; values (rows, heads, stride, hs). `stride` ≥ positions, a multiple of 16.
+/// keys (rows, heads, stride/16, hs, 16) — tiles of 16 positions, transposed within a tile, so
+/// 16 scores come from one vector multiply-add per feature and the first ⌈n/16⌉ tiles are one
+/// contiguous run; values (rows, heads, stride, hs). `stride` ≥ positions, a multiple of 16.
 public enum DecodeKernels {
     /// y = (x − mean) / √(var + eps) · weight + bias for each of `rows` rows of `c` floats
     /// (the same arithmetic as `layerNorm`).  x and y are (rows, C); weight, bias are (C).
@@ -16,7 +17,10 @@ public enum DecodeKernels {
 
     /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).
     public static func geluInPlace(_ n: Int, _ p: UnsafeMutablePointer<Float>) {
-        vmap(n, p, p) { v in 0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v))) }
+        @inline(__always) func gelu(_ v: Vec) -> Vec { 0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v))) }
+        var i = 0
+        while i + 16 <= n { store16(gelu(load16(p + i)), p + i); i += 16 }  // a plain loop: no closure call per vector
+        if i < n { storePartial(gelu(loadPartial(p + i, n - i)), p + i, n - i) }
     }
 
     /// y[i] += x[i] over `n` floats.
@@ -27,7 +31,7 @@ public enum DecodeKernels {
     /// positions 0...positions[i] of that row, per head. Queries of one row may be many
     /// consecutive positions (a prompt): causality comes from the per-query length.
     /// qkv is (Q, 3C) laid out [q | k | v] (head h at columns h·hs ..< (h+1)·hs); out is (Q, C);
-    /// keys (B, H, hs, stride) and values (B, H, stride, hs); scratch holds `stride` floats.
+    /// keys (B, H, stride/16, hs, 16) and values (B, H, stride, hs); scratch holds `stride` floats.
     public static func appendAndAttend(
         queries: Int, qkv: UnsafePointer<Float>, rows: UnsafePointer<Int>, positions: UnsafePointer<Int>,
         keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
@@ -35,12 +39,13 @@ public enum DecodeKernels {
     ) {
         let c = heads * hs, c3 = 3 * c
         let block = hs * stride  // floats per (row, head) in either cache
-        for i in 0..<queries {  // append keys (transposed) and values
+        for i in 0..<queries {  // append keys (into position p's tile, transposed) and values
             let (r, p) = (rows[i], positions[i])
             let k = qkv + i * c3 + c, v = qkv + i * c3 + 2 * c
             for h in 0..<heads {
-                let kt = keys + (r * heads + h) * block + p, vt = values + (r * heads + h) * block + p * hs
-                for d in 0..<hs { kt[d * stride] = k[h * hs + d] }
+                let kt = keys + (r * heads + h) * block + (p / 16) * hs * 16 + p % 16
+                let vt = values + (r * heads + h) * block + p * hs
+                for d in 0..<hs { kt[d * 16] = k[h * hs + d] }
                 vt.update(from: v + h * hs, count: hs)
             }
         }
@@ -48,45 +53,78 @@ public enum DecodeKernels {
         for i in 0..<queries {
             let (r, n) = (rows[i], positions[i] + 1)
             for h in 0..<heads {
-                let q = qkv + i * c3 + h * hs
-                let kt = UnsafePointer(keys + (r * heads + h) * block), vt = UnsafePointer(values + (r * heads + h) * block)
-                // s (n) = scale · K q, 16 positions per vector
-                var j0 = 0
-                while j0 < n {  // two accumulators: half the dependency chain
-                    var acc0 = Vec(repeating: 0), acc1 = Vec(repeating: 0)
-                    var d = 0
-                    while d + 2 <= hs {
-                        acc0 += q[d] * load16(kt + d * stride + j0)
-                        acc1 += q[d + 1] * load16(kt + (d + 1) * stride + j0)
-                        d += 2
-                    }
-                    if d < hs { acc0 += q[d] * load16(kt + d * stride + j0) }
-                    store16((acc0 + acc1) * scale, s + j0)
-                    j0 += 16
-                }
-                softmaxRow(n, s, s)
-                // o (hs) = Σ_j s_j · V[j], 16 features per vector
-                let o = out + i * c + h * hs
-                var d0 = 0
-                while d0 + 16 <= hs {
-                    var acc0 = Vec(repeating: 0), acc1 = Vec(repeating: 0)
-                    var j = 0
-                    while j + 2 <= n {
-                        acc0 += s[j] * load16(vt + j * hs + d0)
-                        acc1 += s[j + 1] * load16(vt + (j + 1) * hs + d0)
-                        j += 2
-                    }
-                    if j < n { acc0 += s[j] * load16(vt + j * hs + d0) }
-                    store16(acc0 + acc1, o + d0)
-                    d0 += 16
-                }
-                while d0 < hs {
-                    var acc: Float = 0
-                    for j in 0..<n { acc += s[j] * vt[j * hs + d0] }
-                    o[d0] = acc
-                    d0 += 1
-                }
+                attendOne(q: qkv + i * c3 + h * hs, keys: keys + (r * heads + h) * block,
+                          values: values + (r * heads + h) * block, count: n, headSize: hs,
+                          scale: scale, scratch: s, out: out + i * c + h * hs)
             }
+        }
+    }
+
+    /// One query of one head over `n` cached positions, in one pass per stage with no calls:
+    /// o (hs) = softmax(scale · K q) · V, the softmax normalised at the end (o /= Σ e).
+    /// kt is the head's keys (stride/16, hs, 16), vt its values (stride, hs); scratch holds `stride`
+    /// floats. Score lanes past n (computed from unwritten keys) are replaced by select, never used in
+    /// arithmetic; values are read only below n.
+    @inline(__always)
+    static func attendOne(q: UnsafePointer<Float>, keys kt: UnsafePointer<Float>, values vt: UnsafePointer<Float>,
+                          count n: Int, headSize hs: Int, scale: Float,
+                          scratch s: UnsafeMutablePointer<Float>, out o: UnsafeMutablePointer<Float>) {
+        let laneIndex = Vec(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)  // masks lanes past n
+        // s (n) = scale · K q, 16 positions per vector, lanes ≥ n set to −∞; running max
+        var mx = Vec(repeating: -.infinity)
+        var j0 = 0
+        while j0 < n {
+            let tile = kt + j0 * hs  // (hs, 16): positions j0 ..< j0+16
+            var acc0 = Vec(repeating: 0), acc1 = Vec(repeating: 0)  // two accumulators: half the dependency chain
+            var d = 0
+            while d + 2 <= hs {
+                acc0 += q[d] * load16(tile + d * 16)
+                acc1 += q[d + 1] * load16(tile + (d + 1) * 16)
+                d += 2
+            }
+            if d < hs { acc0 += q[d] * load16(tile + d * 16) }
+            var sc = (acc0 + acc1) * scale
+            if j0 + 16 > n { sc.replace(with: -.infinity, where: laneIndex .>= Float(n - j0)) }
+            store16(sc, s + j0)
+            mx.replace(with: sc, where: sc .> mx)
+            j0 += 16
+        }
+        // s = exp(s − max), masked lanes 0; Σ e
+        let m = mx.max()
+        var total = Vec(repeating: 0)
+        j0 = 0
+        while j0 < n {
+            var e = vexp(load16(s + j0) - m)
+            if j0 + 16 > n { e.replace(with: 0, where: laneIndex .>= Float(n - j0)) }
+            store16(e, s + j0)
+            total += e
+            j0 += 16
+        }
+        let inv = 1 / total.sum()
+        // o (hs) = Σ_j e_j · V[j] / Σ e: 32, then 16 features per pass over the positions
+        var d0 = 0
+        while d0 + 32 <= hs {
+            var a0 = Vec(repeating: 0), a1 = Vec(repeating: 0)
+            for j in 0..<n {
+                let w = s[j], row = vt + j * hs + d0
+                a0 += w * load16(row)
+                a1 += w * load16(row + 16)
+            }
+            store16(a0 * inv, o + d0)
+            store16(a1 * inv, o + d0 + 16)
+            d0 += 32
+        }
+        while d0 + 16 <= hs {
+            var a0 = Vec(repeating: 0)
+            for j in 0..<n { a0 += s[j] * load16(vt + j * hs + d0) }
+            store16(a0 * inv, o + d0)
+            d0 += 16
+        }
+        while d0 < hs {
+            var acc: Float = 0
+            for j in 0..<n { acc += s[j] * vt[j * hs + d0] }
+            o[d0] = acc * inv
+            d0 += 1
         }
     }
 
