@@ -108,7 +108,8 @@ case "checkpoint": checkpointBench()
 case "sample": sampleBench(args.dropFirst().first ?? "tiny", repeats: option("--repeats"), warmup: option("--warmup"))
 case "sgemm": sgemmPeak(n: option("--size") ?? 2048)
 case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
+case "rft-step": rftStepBench(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 default:
-    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2> [--steps N] [--warmup W]")
+    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W]")
     exit(2)
 }
