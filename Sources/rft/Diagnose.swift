@@ -37,7 +37,7 @@ struct Diagnose: ParsableCommand {
         }
         if relativeThreshold != nil && range == nil { throw CLIError("--relative-threshold needs --reward-min and --reward-max") }
         let tokenizer = resolved.loaded.tokenizer
-        let longest = resolved.examples.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max()
+        let longest = longestReference(resolved.examples, tokenizer: tokenizer)
         let monitor = RewardStdMonitor(numSamples: samples, temperature: temperature, topK: topK, topP: topP,
                                        maxCompletionLength: maxCompletionLength ?? longest.map { $0 + 1 } ?? 32,
                                        threshold: threshold, relativeThreshold: relativeThreshold, rewardRange: range,

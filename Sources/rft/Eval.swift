@@ -97,7 +97,7 @@ struct Eval: ParsableCommand {
                 jsonl: data, requirements: DatasetRequirements(tokenizer: loaded.tokenizer, contextLength: loaded.model.config.contextLength),
                 skipInvalid: skipInvalid)
             let reward = try rewardOptions.make(task: try task.map { try TaskRegistry.task(named: $0) })
-            let longest = dataset.examples.compactMap { $0.reference.flatMap { try? loaded.tokenizer.encodeCompletion($0).count } }.max()
+            let longest = longestReference(dataset.examples, tokenizer: loaded.tokenizer)
             let rows = try TaskEvaluation.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, examples: dataset.examples,
                                                    reward: reward, maxNewTokens: longest.map { $0 + 1 } ?? loaded.model.config.contextLength)
             if json { print(String(decoding: try JSONEncoder().encode(["data": rows]), as: UTF8.self)); return }

@@ -158,6 +158,11 @@ final class MetricsLog {
     deinit { try? handle.close() }
 }
 
+/// Tokens of the longest reference among `examples` (EOS not counted), or nil when none has one.
+func longestReference(_ examples: [TaskExample], tokenizer: Tokenizer) -> Int? {
+    examples.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max()
+}
+
 /// The common start of `train` and `diagnose`: threads, inputs, reward and the output folder.
 func startRun(_ inputs: InputOptions, _ rewardOptions: RewardOptions, kind: String, output: String?, resume: Bool,
               seed: UInt64, threads: Int) throws -> (inputs: ResolvedInputs, reward: any RewardFunction, run: RunDirectory) {

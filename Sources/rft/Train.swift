@@ -94,7 +94,7 @@ struct Train: ParsableCommand {
         let hasReferences = resolved.examples.allSatisfy { $0.reference != nil }
         let warmup = try SFTWarmup(parsing: sftWarmup ?? (hasReferences ? "1%" : "0"))
         if sftWarmup == nil && !hasReferences { print("note: the inputs have no references (\"completion\"), so no SFT warm-up runs") }
-        let longest = resolved.examples.compactMap { $0.reference.map { try? tokenizer.encodeCompletion($0).count } ?? nil }.max()
+        let longest = longestReference(resolved.examples, tokenizer: tokenizer)
         guard let strategy = CurriculumStrategy(rawValue: sftStrategy) else { throw CLIError("--sft-strategy \(sftStrategy): one of random, lowest-std, flagged-only") }
         let monitor = RewardStdMonitor(numSamples: diagnoseSamples, maxCompletionLength: longest.map { $0 + 1 } ?? 32,
                                        threshold: stdThreshold, seed: seed &+ 17)
