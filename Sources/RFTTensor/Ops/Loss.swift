@@ -106,14 +106,7 @@ public func softmaxEntropy(_ logits: Tensor) -> Tensor {
     let po = out.data
     parallelFor(n, grain: rowGrain(v)) { rows in
         for i in rows {
-            // H = lse − Σ p·z
-            let row = logits.data + i * v, l = lse[i]
-            var acc = Vec(repeating: 0)
-            var j = 0
-            while j + 16 <= v { let z = load16(row + j); acc += vexp(z - l) * z; j += 16 }
-            var s = acc.sum()
-            while j < v { s += sexp(row[j] - l) * row[j]; j += 1 }
-            po[i] = l - s
+            po[i] = rowEntropy(logits.data + i * v, count: v, logSumExp: lse[i])
         }
     }
     return out.recorded(from: [logits]) { g in
@@ -158,13 +151,7 @@ public func tokenLogProbsAndEntropy(_ logits: Tensor, rows: [Int], tokens: [Int]
                 pz[i] = l
                 pl[i] = row[tokens[i]] - l
                 guard let ph else { continue }
-                // H = lse − Σ p·z
-                var acc = Vec(repeating: 0)
-                var j = 0
-                while j + 16 <= v { let z = load16(row + j); acc += vexp(z - l) * z; j += 16 }
-                var s = acc.sum()
-                while j < v { s += sexp(row[j] - l) * row[j]; j += 1 }
-                ph[i] = l - s
+                ph[i] = rowEntropy(row, count: v, logSumExp: l)
             }
         }
     }
@@ -201,4 +188,15 @@ public func tokenLogProbsAndEntropy(_ logits: Tensor, rows: [Int], tokens: [Int]
         }
     }
     return (logProbs, entropies)
+}
+
+/// Entropy of softmax(row) given its log-sum-exp `l`: H = l − Σ p·z, p = exp(z − l). row is (v).
+@inline(__always)
+func rowEntropy(_ row: UnsafePointer<Float>, count v: Int, logSumExp l: Float) -> Float {
+    var acc = Vec(repeating: 0)
+    var j = 0
+    while j + 16 <= v { let z = load16(row + j); acc += vexp(z - l) * z; j += 16 }
+    var s = acc.sum()
+    while j < v { s += sexp(row[j] - l) * row[j]; j += 1 }
+    return l - s
 }
