@@ -49,14 +49,14 @@ public enum ConfigFile {
             switch object[key]! {
             case .bool(true): flags.append(flag)
             case .bool(false), .null: break
-            case .number(let n): flags += [flag, n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)]
+            case .number(let n): flags += [flag, numberText(n)]
             case .string(let s): flags += [flag, s]
             case .array(let items):
                 flags.append(flag)
                 for item in items {
                     switch item {
                     case .string(let s): flags.append(s)
-                    case .number(let n): flags.append(n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n))
+                    case .number(let n): flags.append(numberText(n))
                     default: throw Problem(description: "\(path): \(key): list items must be strings or numbers")
                     }
                 }
@@ -64,6 +64,11 @@ public enum ConfigFile {
             }
         }
         return flags
+    }
+
+    /// A JSON number as a flag value: integers without a decimal point (`40`, not `40.0`).
+    private static func numberText(_ n: Double) -> String {
+        n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
     }
 
     /// A flat YAML mapping: `key: value` lines, `#` comments, values as scalars or `[a, b]` lists.
