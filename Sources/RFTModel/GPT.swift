@@ -24,6 +24,11 @@ public final class CausalSelfAttention: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         proj(causalSelfAttention(qkv(x), heads: heads))
     }
+
+    /// x is the (N, C) rows of a packed batch, attending as `layout` says → (N, C).
+    public func callAsFunction(_ x: Tensor, layout: AttentionLayout) -> Tensor {
+        proj(packedSelfAttention(qkv(x), layout: layout, heads: heads))
+    }
 }
 
 /// The feed-forward block: Linear → GELU(tanh) → Linear.
@@ -77,6 +82,12 @@ public final class Block: Module {
         let x = x + attn(ln1(x))
         return x + mlp(ln2(x))
     }
+
+    /// x is the (N, C) rows of a packed batch (see `AttentionLayout`) → (N, C).
+    public func callAsFunction(_ x: Tensor, layout: AttentionLayout) -> Tensor {
+        let x = x + attn(ln1(x), layout: layout)
+        return x + mlp(ln2(x))
+    }
 }
 
 /// A GPT-2-style decoder: token + learned position embeddings, pre-LN blocks, a final norm
@@ -123,5 +134,24 @@ public final class GPT: Module {
         for block in blocks { x = block(x) }
         x = lnF(x)
         return linear(x, weight: lmHead?.weight ?? wte.weight)  // (B, T, V)
+    }
+
+    /// The residual stream after the last block (before ln_f) for a packed batch: row i is token
+    /// `tokens[i]` at the position `layout` gives it, attending as `layout` says (a prompt shared
+    /// by several continuations is computed once). tokens has layout.rowCount ids → (N, C).
+    public func residualStream(tokens: [Int], layout: AttentionLayout) -> Tensor {
+        let n = tokens.count, positions = layout.positions
+        precondition(n == layout.rowCount, "residualStream: \(n) tokens for a layout of \(layout.rowCount) rows")
+        precondition(positions.allSatisfy { $0 < config.contextLength }, "residualStream: a row lies past the context \(config.contextLength)")
+        var x = wte(tokens, shape: [n]) + wpe(positions, shape: [n])  // (N, C)
+        for block in blocks { x = block(x, layout: layout) }
+        return x
+    }
+
+    /// Next-token logits at selected rows of a residual stream: ln_f and the output projection
+    /// on those rows only. stream is (N, C), rows (R, any order, repeats allowed) → (R, V).
+    public func logits(of stream: Tensor, rows: [Int]) -> Tensor {
+        let picked = embedding(stream, indices: rows, shape: [rows.count])  // (R, C): a row gather
+        return linear(lnF(picked), weight: lmHead?.weight ?? wte.weight)   // (R, V)
     }
 }

@@ -3,8 +3,9 @@ import RFTTensor
 extension GPT {
     /// Teacher-forced log π(completion token | prompt, earlier completion tokens) for every
     /// completion token, completions concatenated in order: the tensor policy-gradient, PPO and
-    /// KL losses differentiate.  One forward pass over the right-padded batch of
-    /// prompt + completion without its last token (only a target); each prompt must be
+    /// KL losses differentiate.  One forward pass over the packed batch of prompt + completion
+    /// without its last token (only a target), where consecutive pairs with the same prompt
+    /// share one copy of it (see `AttentionLayout`); each prompt must be
     /// non-empty and fit the context, and each pair fit it plus one token — as the `Sampler`
     /// guarantees, which may sample one token from the last position of a full context.
     /// → (Σ completion lengths), recorded for autograd unless inside `withoutGradients`.
@@ -22,26 +23,35 @@ extension GPT {
         return (r.logProbs, r.entropy!)
     }
 
-    /// The shared body: pads the batch, runs the model once, and reads log π (and H) at the
-    /// positions that predict completion tokens only.
+    /// The shared body: packs the batch (consecutive completions of an identical prompt share
+    /// one copy of it, as GRPO's K completions do; no padding), runs the model once, and reads
+    /// log π (and H) at the rows that predict completion tokens only.
     private func completionTokenStatistics(prompts: [[Int]], completions: [[Int]], entropy: Bool)
         -> (logProbs: Tensor, entropy: Tensor?)
     {
         precondition(prompts.count == completions.count && !prompts.isEmpty, "completionLogProbs: \(prompts.count) prompts, \(completions.count) completions")
-        // inputs: the prompt and every completion token but the last
-        let lengths = zip(prompts, completions).map { $0.count + max(0, $1.count - 1) }
-        let t = lengths.max()!
-        precondition(prompts.allSatisfy { !$0.isEmpty } && t <= config.contextLength,
+        // inputs: each distinct prompt once, then every completion token but the last
+        precondition(zip(prompts, completions).allSatisfy { !$0.isEmpty && $0.count + max(0, $1.count - 1) <= config.contextLength },
                      "completionLogProbs: empty prompt or sequence longer than the context \(config.contextLength) + 1")
-        let b = prompts.count
-        var tokens = [Int](repeating: 0, count: b * t)
+        var tokens: [Int] = [], groups: [AttentionLayout.Group] = []
         var picks: [Int] = [], targets: [Int] = []
-        for (i, (p, c)) in zip(prompts, completions).enumerated() {
-            for (j, token) in (p + c.dropLast()).enumerated() { tokens[i * t + j] = token }
-            // the logits at position P−1+k predict completion token k
-            for (k, token) in c.enumerated() { picks.append(i * t + p.count - 1 + k); targets.append(token) }
+        var i = 0
+        while i < prompts.count {
+            let prompt = prompts[i], start = tokens.count
+            tokens += prompt
+            var branches: [Range<Int>] = []
+            while i < prompts.count && prompts[i] == prompt {
+                let c = completions[i], first = tokens.count
+                tokens += c.dropLast()
+                branches.append(first..<tokens.count)
+                // completion token k is predicted by the prompt's last row (k = 0) or by the branch's row k − 1
+                for (k, token) in c.enumerated() { picks.append(k == 0 ? start + prompt.count - 1 : first + k - 1); targets.append(token) }
+                i += 1
+            }
+            groups.append(AttentionLayout.Group(prompt: start..<(start + prompt.count), branches: branches))
         }
-        let logits = self(tokens, batch: b, length: t)                                    // (B, T, V)
-        return tokenLogProbsAndEntropy(logits, rows: picks, tokens: targets, entropy: entropy)  // (Σ |c|) each
+        let stream = residualStream(tokens: tokens, layout: AttentionLayout(groups: groups))  // (N, C)
+        let logits = self.logits(of: stream, rows: picks)                                   // (Σ |c|, V)
+        return tokenLogProbsAndEntropy(logits, rows: Array(picks.indices), tokens: targets, entropy: entropy)  // (Σ |c|) each
     }
 }

@@ -452,6 +452,46 @@ let attentionCases: [AttentionCase] = [
         #expect(maxAbsDiff(y3.toArray(), ref) < 1e-5)
     }
 
+    /// A 3-row prompt continued by branches of 2, 0 and 4 rows, then a 1-row prompt with one
+    /// branch of 2 rows: 12 packed rows.
+    static let packed = AttentionLayout(groups: [
+        AttentionLayout.Group(prompt: 0..<3, branches: [3..<5, 5..<5, 5..<9]),
+        AttentionLayout.Group(prompt: 9..<10, branches: [10..<12]),
+    ])
+
+    @Test func packedPositions() {
+        #expect(Self.packed.rowCount == 12)
+        #expect(Self.packed.positions == [0, 1, 2, 3, 4, 3, 4, 5, 6, 0, 1, 2])
+        #expect(AttentionLayout.dense(batch: 2, length: 3).positions == [0, 1, 2, 0, 1, 2])
+    }
+
+    /// Gradients of the shared prompt's keys and values collect from every branch.
+    @Test func packedGradient() {
+        let qkv = param([12, 12], seed: 94)  // C = 4, two heads of 2
+        gradCheck([qkv], churn: true) { packedSelfAttention($0[0], layout: Self.packed, heads: 2) }
+    }
+
+    /// Each prompt row equals causal attention over the prompt alone, and each branch row equals
+    /// causal attention over prompt + that branch as one dense sequence.
+    @Test func packedMatchesEachSequenceAlone() {
+        let (c3, c) = (12, 4)
+        let qkv = randn([12, c3], seed: 95)
+        let y = packedSelfAttention(qkv, layout: Self.packed, heads: 2).toArray()
+        var compared = 0
+        for g in Self.packed.groups {
+            for branch in [g.prompt.upperBound..<g.prompt.upperBound] + g.branches {
+                let rows = Array(g.prompt) + Array(branch)
+                let dense = Tensor(shape: [1, rows.count, c3], data: rows.flatMap { r in (0..<c3).map { qkv.data[r * c3 + $0] } })
+                let ref = naiveAttention(dense, heads: 2)
+                for (i, r) in rows.enumerated() {
+                    #expect(maxAbsDiff(Array(y[(r * c)..<((r + 1) * c)]), Array(ref[(i * c)..<((i + 1) * c)])) < 1e-5)
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared == (3 + 5 + 3 + 7) + (1 + 3))  // each sequence: the prompt alone, then prompt + each branch
+    }
+
     @Test func causality() {
         // Changing a later token must not change earlier outputs.
         let qkv = randn([1, 6, 12], seed: 93)
