@@ -19,7 +19,8 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
-        .target(name: "RFTTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "RFTTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "RFTModel", dependencies: ["RFTTensor"]),
         .target(name: "RFT", dependencies: ["RFTModel", "RFTTensor", "CZstd"]),
         .executableTarget(
@@ -28,7 +29,7 @@ let package = Package(
         .executableTarget(
             name: "rft-bench", dependencies: ["RFT", "RFTModel", "RFTTensor"],
             path: "benchmarks/Sources/rft-bench"),
-        .testTarget(name: "RFTTensorTests", dependencies: ["RFTTensor"]),
+        .testTarget(name: "RFTTensorTests", dependencies: ["RFTTensor", "CKernels"]),
         .testTarget(
             name: "RFTModelTests", dependencies: ["RFTModel"],
             exclude: ["Fixtures"]),  // read through #filePath: the fixture and the script that made it

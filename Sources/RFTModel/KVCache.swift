@@ -25,15 +25,36 @@ public final class KVCache {
         precondition(batch >= 0 && cap >= 1, "KVCache: batch \(batch), capacity \(cap)")
         self.batch = batch
         self.capacity = cap
-        stride = (cap + 15) / 16 * 16
+        let stride = (cap + 15) / 16 * 16
+        self.stride = stride
         let (h, hs) = (config.heads, config.headSize)
-        keys = (0..<config.layers).map { _ in Tensor(uninitialized: [batch, h, (cap + 15) / 16, hs, 16]) }
-        values = (0..<config.layers).map { _ in Tensor(uninitialized: [batch, h, (cap + 15) / 16 * 16, hs]) }
+        // one allocation for every layer (large enough to get huge pages: decoding touches all of it each step)
+        let perLayer = batch * h * stride * hs
+        let buffer = Tensor(uninitialized: [2 * config.layers * perLayer])
+        keys = (0..<config.layers).map { buffer.view(offset: 2 * $0 * perLayer, shape: [batch, h, stride / 16, hs, 16]) }
+        values = (0..<config.layers).map { buffer.view(offset: (2 * $0 + 1) * perLayer, shape: [batch, h, stride, hs]) }
         lengths = [Int](repeating: 0, count: batch)
     }
 
     /// Forgets every row's tokens (the buffers are reused).
     public func reset() { for r in 0..<batch { lengths[r] = 0 } }
+
+    /// Makes row `destination` hold the same tokens as row `source` (every layer's keys and
+    /// values of its cached positions): a prompt shared by several rows is run once.
+    public func copyRow(_ source: Int, to destination: Int) {
+        precondition(source >= 0 && source < batch && destination >= 0 && destination < batch, "copyRow: rows \(source), \(destination) of \(batch)")
+        let heads = keys[0].shape[1], hs = keys[0].shape[3], n = lengths[source]
+        let block = stride * hs                    // floats per (row, head) in either buffer
+        let keyFloats = (n + 15) / 16 * 16 * hs    // whole 16-position tiles up to n
+        for l in keys.indices {
+            for h in 0..<heads {
+                let (from, to) = ((source * heads + h) * block, (destination * heads + h) * block)
+                (keys[l].data + to).update(from: keys[l].data + from, count: keyFloats)
+                (values[l].data + to).update(from: values[l].data + from, count: n * hs)
+            }
+        }
+        lengths[destination] = n
+    }
 }
 
 extension GPT {
@@ -41,9 +62,10 @@ extension GPT {
     /// row `rows[i]`; its keys and values are appended to `cache`, and it attends to positions
     /// 0...positions[i] of its row. Returns the logits (O, V) of the queries listed in `outputs`.
     /// All queries go through each layer as one (Q, C) matrix product; runs on the calling
-    /// thread unless `threaded` (then products use rft's threads). No autograd.
+    /// thread unless `threaded` (then products use rft's threads). With `weights` (from
+    /// `DecodeWeights(self)`), serial products use the packed kernel. No autograd.
     public func forwardCached(tokens: [Int], rows: [Int], positions: [Int], cache: KVCache,
-                              outputs: [Int], threaded: Bool = false) -> Tensor {
+                              outputs: [Int], threaded: Bool = false, weights: DecodeWeights? = nil) -> Tensor {
         let q = tokens.count, c = config.width, v = config.vocabularySize
         let (heads, hs) = (config.heads, config.headSize)
         precondition(rows.count == q && positions.count == q, "forwardCached: \(q) tokens, \(rows.count) rows, \(positions.count) positions")
@@ -62,20 +84,29 @@ extension GPT {
             let o = px + i * c, e = pe + tokens[i] * c, p = pp + positions[i] * c
             for j in 0..<c { o[j] = e[j] + p[j] }
         }
-        /// out (Q, out) = (accumulate ? out : 0) + bias + inp (Q, in) · Wᵀ
-        func affine(_ inp: UnsafePointer<Float>, _ layer: Linear, _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
-            let (outF, inF) = (layer.weight.shape[0], layer.weight.shape[1])
-            if let b = layer.bias {
-                for r in 0..<q {
+        /// out (m, outF) = (accumulate ? out : 0) + bias + inp (m, inF) · Wᵀ: the packed kernel when
+        /// `weights` has W and this call is serial, else sgemm.
+        func product(_ m: Int, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: Tensor?,
+                     _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            let (outF, inF) = (weight.shape[0], weight.shape[1])
+            if let packed = weights?[weight], !threaded || BLAS.callerThreads == 1 {
+                packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
+                return
+            }
+            if let b = bias {
+                for r in 0..<m {
                     if accumulate { DecodeKernels.add(outF, b.data, out + r * outF) } else { (out + r * outF).update(from: b.data, count: outF) }
                 }
             }
-            let beta: Float = layer.bias != nil || accumulate ? 1 : 0
+            let beta: Float = bias != nil || accumulate ? 1 : 0
             if threaded {
-                BLAS.gemm(transB: true, m: q, n: outF, k: inF, a: inp, lda: inF, b: layer.weight.data, ldb: inF, beta: beta, c: out, ldc: outF)
+                BLAS.gemm(transB: true, m: m, n: outF, k: inF, a: inp, lda: inF, b: weight.data, ldb: inF, beta: beta, c: out, ldc: outF)
             } else {
-                BLAS.gemmSerial(transB: true, m: q, n: outF, k: inF, a: inp, lda: inF, b: layer.weight.data, ldb: inF, beta: beta, c: out, ldc: outF)
+                BLAS.gemmSerial(transB: true, m: m, n: outF, k: inF, a: inp, lda: inF, b: weight.data, ldb: inF, beta: beta, c: out, ldc: outF)
             }
+        }
+        func affine(_ inp: UnsafePointer<Float>, _ layer: Linear, _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            product(q, inp, layer.weight, layer.bias, out, accumulate: accumulate)
         }
         rows.withUnsafeBufferPointer { rowsBuf in
             positions.withUnsafeBufferPointer { posBuf in
@@ -102,35 +133,66 @@ extension GPT {
         let normed = Tensor(uninitialized: [o, c])
         DecodeKernels.layerNorm(rows: o, c: c, x: ph, weight: lnF.weight.data, bias: lnF.bias.data, eps: lnF.eps, y: normed.data)
         let logits = Tensor(uninitialized: [o, v])
-        let w = lmHead?.weight ?? wte.weight
-        if threaded {
-            BLAS.gemm(transB: true, m: o, n: v, k: c, a: normed.data, lda: c, b: w.data, ldb: c, c: logits.data, ldc: v)
-        } else {
-            BLAS.gemmSerial(transB: true, m: o, n: v, k: c, a: normed.data, lda: c, b: w.data, ldb: c, c: logits.data, ldc: v)
-        }
+        product(o, normed.data, lmHead?.weight ?? wte.weight, nil, logits.data, accumulate: false)
         withExtendedLifetime((x, h, qkv, f, scratch, normed)) {}  // the raw pointers above point into these
         return logits
     }
 
     /// Runs `prompts` (one per cache row, any lengths ≥ 1) into `cache` (row b at positions
     /// 0..<prompts[b].count) and returns the logits of each prompt's last token, (B, V).
-    public func prefill(_ prompts: [[Int]], cache: KVCache, threaded: Bool = true) -> Tensor {
+    /// A prompt equal to the one before it is not run again: its row is copied (as GRPO's K
+    /// completions of one prompt are laid out), and its logits row repeated.
+    public func prefill(_ prompts: [[Int]], cache: KVCache, threaded: Bool = true, weights: DecodeWeights? = nil) -> Tensor {
         precondition(prompts.count == cache.batch, "prefill: \(prompts.count) prompts for a cache of \(cache.batch) rows")
         precondition(prompts.allSatisfy { !$0.isEmpty }, "prefill: empty prompt")
         var tokens: [Int] = [], rows: [Int] = [], positions: [Int] = [], outputs: [Int] = []
+        var source = [Int](prompts.indices)  // the row whose prefill row r reuses (itself when distinct)
         for (r, p) in prompts.enumerated() {
+            if r > 0 && p == prompts[r - 1] { source[r] = source[r - 1]; continue }
             tokens += p
             rows += Array(repeating: r, count: p.count)
             positions += Array(0..<p.count)
             outputs.append(tokens.count - 1)
         }
-        return forwardCached(tokens: tokens, rows: rows, positions: positions, cache: cache, outputs: outputs, threaded: threaded)
+        let distinct = forwardCached(tokens: tokens, rows: rows, positions: positions, cache: cache, outputs: outputs,
+                                     threaded: threaded, weights: weights)  // (U, V)
+        guard outputs.count < prompts.count else { return distinct }
+        let v = config.vocabularySize
+        let logits = Tensor(uninitialized: [prompts.count, v])  // (B, V)
+        var u = -1
+        for r in prompts.indices {
+            if source[r] == r { u += 1 } else { cache.copyRow(source[r], to: r) }
+            (logits.data + r * v).update(from: distinct.data + u * v, count: v)
+        }
+        return logits
     }
 
     /// One decoding step: appends `tokens[a]` to cache row `rows[a]` (at position
     /// `cache.lengths[rows[a]]`) for each active row a and returns the next-token logits (A, V).
-    public func decodeStep(tokens: [Int], rows: [Int], cache: KVCache, threaded: Bool = true) -> Tensor {
+    public func decodeStep(tokens: [Int], rows: [Int], cache: KVCache, threaded: Bool = true,
+                           weights: DecodeWeights? = nil) -> Tensor {
         forwardCached(tokens: tokens, rows: rows, positions: rows.map { cache.lengths[$0] }, cache: cache,
-                      outputs: Array(rows.indices), threaded: threaded)
+                      outputs: Array(rows.indices), threaded: threaded, weights: weights)
     }
+}
+
+/// Every matrix of a GPT packed for the decode kernel (`PackedLinear`), made once per
+/// generation call: the weights are read, not copied back, so pack again after they change.
+public final class DecodeWeights: @unchecked Sendable {
+    private let packed: [ObjectIdentifier: PackedLinear]
+
+    /// The packed matrices of `model` (its blocks' linears and the output projection), or nil
+    /// when this machine has no packed kernel.
+    public init?(_ model: GPT) {
+        guard PackedLinear.isAvailable else { return nil }
+        let linears = model.blocks.flatMap { [$0.attn.qkv, $0.attn.proj, $0.mlp.fc, $0.mlp.proj] }
+        var packed: [ObjectIdentifier: PackedLinear] = [:]
+        for w in linears.map(\.weight) + [model.lmHead?.weight ?? model.wte.weight] {
+            packed[ObjectIdentifier(w)] = PackedLinear(w)
+        }
+        self.packed = packed
+    }
+
+    /// The packed form of `weight`, if it is one of the model's.
+    subscript(weight: Tensor) -> PackedLinear? { packed[ObjectIdentifier(weight)] }
 }

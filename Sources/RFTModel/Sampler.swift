@@ -147,10 +147,11 @@ public final class Sampler {
         let size = (prompts.count + groups - 1) / groups
         let ranges = (0..<groups).map { g in (g * size)..<min(prompts.count, (g + 1) * size) }.filter { !$0.isEmpty }
         let outputs = ranges.map { GroupOutput(generators: Array(generators[$0])) }
+        let weights = DecodeWeights(model)  // packed once, read by every group
         let work = { (g: Int) in
             let range = ranges[g]
             outputs[g].results = self.generateGroup(Array(prompts[range]), options: options, generators: &outputs[g].generators,
-                                                    threaded: ranges.count == 1)
+                                                    threaded: ranges.count == 1, weights: weights)
         }
         if ranges.count == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: ranges.count, execute: work) }
         var results: [Generation] = []
@@ -171,7 +172,7 @@ public final class Sampler {
 
     /// Generates for `prompts` (validated) on the calling thread (products threaded when asked).
     private func generateGroup(_ prompts: [[Int]], options: SamplingOptions, generators: inout [RandomGenerator],
-                               threaded: Bool) -> [Generation] {
+                               threaded: Bool, weights: DecodeWeights?) -> [Generation] {
         let config = model.config, v = config.vocabularySize
         var results = prompts.map { _ in Generation(tokens: [], logProbs: [], finishReason: .length) }
         for i in results.indices {
@@ -182,7 +183,7 @@ public final class Sampler {
         let cache = KVCache(config: config, batch: prompts.count, capacity: longest + options.maxNewTokens)
         let stop = Set(options.stopTokens)
         var scratch = SamplingScratch(vocabularySize: v)
-        var logits = model.prefill(prompts, cache: cache, threaded: threaded)  // (A, V) for the active rows
+        var logits = model.prefill(prompts, cache: cache, threaded: threaded, weights: weights)  // (A, V) for the active rows
         var active = Array(prompts.indices)
         var next: [Int] = [], nextRows: [Int] = []
         while !active.isEmpty {
@@ -206,7 +207,7 @@ public final class Sampler {
             }
             swap(&active, &nextRows)
             if active.isEmpty { break }
-            logits = model.decodeStep(tokens: next, rows: active, cache: cache, threaded: threaded)
+            logits = model.decodeStep(tokens: next, rows: active, cache: cache, threaded: threaded, weights: weights)
         }
         return results
     }

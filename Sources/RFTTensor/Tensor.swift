@@ -97,6 +97,14 @@ public final class Tensor: @unchecked Sendable {
     /// This tensor cut off from the graph (shares storage; like `tensor.detach()`).
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage, offset: offset) }
 
+    /// `shape`'s worth of elements starting `offset` elements into this tensor, as a view on the
+    /// same storage that records no graph (for buffers carved out of one allocation).
+    public func view(offset start: Int, shape newShape: [Int]) -> Tensor {
+        let n = newShape.reduce(1, *)
+        precondition(start >= 0 && start + n <= count, "view: \(start)..<\(start + n) of \(count) elements")
+        return Tensor(shape: newShape, storage: storage, offset: offset + start)
+    }
+
     /// Sets every element to zero.
     public func zero() { data.update(repeating: 0, count: count) }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Serial kernels for incremental (KV-cached) decoding, on raw pointers: LayerNorm and GELU
 /// rows, appending keys/values to a cache and attending with one query per (row, position)
 /// over that row's cache, and a softmax row for samplers. They run on the calling thread (the
@@ -53,9 +55,13 @@ public enum DecodeKernels {
         for i in 0..<queries {
             let (r, n) = (rows[i], positions[i] + 1)
             for h in 0..<heads {
-                attendOne(q: qkv + i * c3 + h * hs, keys: keys + (r * heads + h) * block,
-                          values: values + (r * heads + h) * block, count: n, headSize: hs,
-                          scale: scale, scratch: s, out: out + i * c + h * hs)
+                let (q, kt, vt, o) = (qkv + i * c3 + h * hs, keys + (r * heads + h) * block, values + (r * heads + h) * block,
+                                      out + i * c + h * hs)
+                if NativeKernels.isAvailable {
+                    rft_attend_one(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
+                } else {
+                    attendOne(q: q, keys: kt, values: vt, count: n, headSize: hs, scale: scale, scratch: s, out: o)
+                }
             }
         }
     }

@@ -28,6 +28,37 @@ func opProfile(_ name: String, repeats: Int = 50) {
         ("lm_head", { linear(x, weight: wte) }),
         ("crossEntropy", { crossEntropy(linear(x, weight: wte).detached(), targets: targets) }),
     ]
+    timeOps(ops, repeats: repeats)
+}
+
+/// The ops of one block at `rft-step tiny`'s update shapes: 8 prompts of 7 tokens, each continued
+/// by 8 completions of 7 rows, packed (472 rows) — what `completionLogProbs` runs.
+func packedOpProfile(repeats: Int = 50) {
+    let (w, heads) = (128, 4)
+    let layout = AttentionLayout(groups: (0..<8).map { g in
+        let start = g * (7 + 8 * 7)
+        return AttentionLayout.Group(prompt: start..<(start + 7), branches: (0..<8).map { (start + 7 + $0 * 7)..<(start + 14 + $0 * 7) })
+    })
+    let n = layout.rowCount
+    var g = RandomGenerator(seed: 5)
+    func leaf(_ shape: [Int]) -> Tensor {
+        let x = Tensor.randomNormal(shape, std: 0.5, using: &g)
+        x.requiresGrad = true
+        return x
+    }
+    let x = leaf([n, w]), wqkv = leaf([3 * w, w]), bqkv = leaf([3 * w]), wfc = leaf([4 * w, w]), wproj = leaf([w, 4 * w])
+    let qkv = leaf([n, 3 * w]), h = leaf([n, 4 * w])
+    timeOps([
+        ("linear qkv", { linear(x, weight: wqkv, bias: bqkv) }),
+        ("attention", { packedSelfAttention(qkv, layout: layout, heads: heads) }),
+        ("linear fc", { linear(x, weight: wfc, bias: nil) }),
+        ("gelu", { gelu(h) }),
+        ("linear proj", { linear(h, weight: wproj, bias: nil) }),
+    ], repeats: repeats)
+}
+
+/// Prints the median forward and backward time of each op.
+func timeOps(_ ops: [(String, () -> Tensor)], repeats: Int) {
     for (label, op) in ops {
         var fwd: [Double] = [], bwd: [Double] = []
         for _ in 0..<repeats {
@@ -41,5 +72,28 @@ func opProfile(_ name: String, repeats: Int = 50) {
             fwd.append((t1 - t0) * 1000)
         }
         print(label.padding(toLength: 14, withPad: " ", startingAt: 0), "fwd", String(format: "%.3f", median(fwd)), "ms  bwd", String(format: "%.3f", median(bwd)), "ms")
+    }
+}
+
+/// The decode products, (rows, out, in) at `sample tiny`'s shapes: the packed AVX2 kernel
+/// against a single-threaded sgemm, median µs per product.
+func packedLinearProfile(repeats: Int = 2000) {
+    var g = RandomGenerator(seed: 3)
+    let shapes = [(32, 384, 128), (32, 128, 128), (32, 512, 128), (32, 128, 512), (32, 65, 128), (6, 384, 128),
+                  (236, 384, 128), (236, 128, 384), (236, 128, 128), (236, 512, 128), (236, 128, 512)]
+    for (m, n, k) in shapes {
+        let x = Tensor.randomNormal([m, k], using: &g), w = Tensor.randomNormal([n, k], using: &g)
+        let y = Tensor(zeros: [m, n])
+        func time(_ body: () -> Void) -> Double {
+            var t: [Double] = []
+            for _ in 0..<repeats { let t0 = now(); body(); t.append((now() - t0) * 1e6) }
+            return median(t)
+        }
+        let blas = time { BLAS.gemmSerial(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, c: y.data, ldc: n) }
+        guard let packed = PackedLinear(w) else { print("packed kernel not available"); return }
+        let kernel = time { packed.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false) }
+        let pack = time { _ = PackedLinear(w) }, packT = time { _ = PackedLinear(w, transposed: true) }
+        let gflop = 2.0 * Double(m * n * k) / 1e3
+        print("(\(m), \(n), \(k)) sgemm \(String(format: "%.2f", blas)) µs (\(String(format: "%.1f", gflop / blas)) GFLOP/s)  packed \(String(format: "%.2f", kernel)) µs (\(String(format: "%.1f", gflop / kernel)) GFLOP/s)  pack \(String(format: "%.1f", pack)) µs, transposed \(String(format: "%.1f", packT)) µs")
     }
 }

@@ -104,6 +104,8 @@ func option(_ flag: String) -> Int? {
 }
 switch args.first {
 case "ops": opProfile(args.dropFirst().first ?? "tiny")
+case "ops-packed": packedOpProfile()
+case "packed-linear": packedLinearProfile()
 case "checkpoint": checkpointBench()
 case "sample": sampleBench(args.dropFirst().first ?? "tiny", repeats: option("--repeats"), warmup: option("--warmup"))
 case "sgemm": sgemmPeak(n: option("--size") ?? 2048)

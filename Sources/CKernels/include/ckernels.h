@@ -1,0 +1,40 @@
+// rft's hand-written x86-64 kernels: compiled for AVX2 + FMA behind per-function target
+// attributes and chosen at run time, so the package still builds and runs for baseline x86-64.
+#ifndef RFT_CKERNELS_H
+#define RFT_CKERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU runs the AVX2 + FMA kernels below, else 0 (callers then use OpenBLAS).
+int rft_has_avx2_fma(void);
+
+/// Floats `rft_pack_linear` writes for an (n, k) weight: n rounded up to 16, times k.
+long rft_packed_linear_floats(int n, int k);
+
+/// Packs a row-major weight W (n, k) — nn.Linear's (out, in) — into panels of 16 output
+/// features, k-major within a panel: packed[(j/16)·k·16 + p·16 + j%16] = W[j, p], zero past n.
+void rft_pack_linear(int n, int k, const float *w, float *packed);
+
+/// Packs Wᵀ for a row-major W (n, k): the layout `rft_pack_linear` gives a (k, n) weight, so
+/// `rft_linear_packed` computes x (m, n) · W — the input gradient of a linear layer.
+/// Writes rft_packed_linear_floats(k, n) floats.
+void rft_pack_linear_transposed(int n, int k, const float *w, float *packed);
+
+/// y (m, n) = (accumulate ? y : 0) + bias + x (m, k) · Wᵀ, W given packed by `rft_pack_linear`;
+/// bias may be NULL. Rows of x are ldx floats apart, rows of y ldy. Needs rft_has_avx2_fma().
+void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
+                       const float *bias, float *y, int ldy, int accumulate);
+
+/// One decoding query of one head over n cached positions: o (hs) = softmax(scale · K q) · V.
+/// kt is the head's keys in transposed 16-position tiles (⌈n/16⌉, hs, 16), 32-byte aligned;
+/// vt its values (n, hs); s is scratch for n rounded up to 16 floats. Needs rft_has_avx2_fma().
+void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
+                    float *s, float *o);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,254 @@
+// AVX2 + FMA kernels (see ckernels.h). Every function that uses the instructions carries its own
+// target attribute; nothing here runs unless rft_has_avx2_fma() said yes.
+#include "ckernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int rft_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// Adds bias (may be NULL) and, when accumulate, the 16 floats already at y to one row's two
+// accumulators, then stores them to y (full 16-wide panels only).
+AVX2 static inline void finish16(__m256 lo, __m256 hi, const float *bias, float *y, int accumulate) {
+    if (bias) { lo = _mm256_add_ps(lo, _mm256_loadu_ps(bias)); hi = _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8)); }
+    if (accumulate) { lo = _mm256_add_ps(lo, _mm256_loadu_ps(y)); hi = _mm256_add_ps(hi, _mm256_loadu_ps(y + 8)); }
+    _mm256_storeu_ps(y, lo);
+    _mm256_storeu_ps(y + 8, hi);
+}
+
+// Four rows of x against one 16-feature panel: 8 accumulators, two 8-wide loads of the panel and
+// four broadcasts per step of k (11 of the 16 vector registers: nothing spills).
+// Writes the (4, 16) block to out (rows ldo apart), finished as finish16 says.
+AVX2 static inline void block4(int k, const float *x, int ldx, const float *panel, const float *bias,
+                               float *out, int ldo, int accumulate) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+    for (int p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(panel + 16 * p), b1 = _mm256_load_ps(panel + 16 * p + 8);
+        __m256 a;
+        a = _mm256_broadcast_ss(x0 + p); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(x1 + p); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(x2 + p); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(x3 + p); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    }
+    finish16(c00, c01, bias, out, accumulate);
+    finish16(c10, c11, bias, out + ldo, accumulate);
+    finish16(c20, c21, bias, out + 2 * ldo, accumulate);
+    finish16(c30, c31, bias, out + 3 * ldo, accumulate);
+}
+
+// One row of x (k floats) times a (k, 16) panel → the 16 results as two halves: two chains per
+// half. The score tile of decode attention and the leftover rows of block4 both use it.
+AVX2 static inline void rowTimesPanel(int k, const float *x, const float *panel, __m256 *lo, __m256 *hi) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, d0 = c0, d1 = c0;
+    int p = 0;
+    for (; p + 2 <= k; p += 2) {
+        __m256 a = _mm256_broadcast_ss(x + p), e = _mm256_broadcast_ss(x + p + 1);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + 16 * p), c0);
+        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + 16 * p + 8), c1);
+        d0 = _mm256_fmadd_ps(e, _mm256_loadu_ps(panel + 16 * p + 16), d0);
+        d1 = _mm256_fmadd_ps(e, _mm256_loadu_ps(panel + 16 * p + 24), d1);
+    }
+    if (p < k) {
+        __m256 a = _mm256_broadcast_ss(x + p);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + 16 * p), c0);
+        c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel + 16 * p + 8), c1);
+    }
+    *lo = _mm256_add_ps(c0, d0);
+    *hi = _mm256_add_ps(c1, d1);
+}
+
+// One row of x against one panel (rows left over by block4).
+AVX2 static inline void block1(int k, const float *x, const float *panel, const float *bias, float *out, int accumulate) {
+    __m256 lo, hi;
+    rowTimesPanel(k, x, panel, &lo, &hi);
+    finish16(lo, hi, bias, out, accumulate);
+}
+
+// The rows of x (m of them) against one panel, written to out (rows ldo apart) 16 wide.
+AVX2 static void panelRows(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
+                           float *out, int ldo, int accumulate) {
+    int i = 0;
+    for (; i + 4 <= m; i += 4) block4(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate);
+    for (; i < m; i++) block1(k, x + (long)i * ldx, panel, bias, out + (long)i * ldo, accumulate);
+}
+
+// Columns of k per pass (a panel's slice, 16 KB, stays in L1) and rows per block (their x
+// slice, 64 KB, stays in L2).
+enum { KC = 256, MC = 64 };
+
+AVX2 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
+                            const float *bias, float *y, int ldy, int accumulate) {
+    int full = n / 16 * 16;
+    float block[4 * 16];
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC;
+        int acc = k0 > 0 ? 1 : accumulate;        // later slices add to the first one's result
+        const float *b = k0 > 0 ? 0 : bias;
+        for (int i0 = 0; i0 < m; i0 += MC) {
+            int mc = m - i0 < MC ? m - i0 : MC;
+            const float *xs = x + (long)i0 * ldx + k0;
+            for (int j0 = 0; j0 < full; j0 += 16) {
+                const float *panel = packed + (long)j0 * k + 16L * k0;
+                panelRows(mc, kc, xs, ldx, panel, b ? b + j0 : 0, y + (long)i0 * ldy + j0, ldy, acc);
+            }
+            if (full == n) continue;
+            // the last, partial panel: 16-wide rows into a scratch block (the packing zero-filled
+            // the missing features), then the valid columns added or copied out, four rows at a time
+            int width = n - full;
+            for (int r0 = 0; r0 < mc; r0 += 4) {
+                int rows = mc - r0 < 4 ? mc - r0 : 4;
+                const float *panel = packed + (long)full * k + 16L * k0;
+                panelRows(rows, kc, xs + (long)r0 * ldx, ldx, panel, 0, block, 16, 0);
+                for (int r = 0; r < rows; r++) {
+                    float *yr = y + (long)(i0 + r0 + r) * ldy + full;
+                    for (int j = 0; j < width; j++) {
+                        float v = block[16 * r + j] + (b ? b[full + j] : 0.0f);
+                        yr[j] = acc ? yr[j] + v : v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// exp of 8 floats: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial),
+// about 1 ulp; inputs are clamped to [−87.3, 88.3] (−∞ gives a tiny positive number).
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline float hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
+                         float *s, float *o) {
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 ninf = _mm256_set1_ps(-__builtin_inff()), vscale = _mm256_set1_ps(scale);
+    // s = scale · K q, 16 positions per tile, lanes ≥ n set to −∞; running max
+    __m256 mx = ninf;
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        __m256 lo, hi;
+        rowTimesPanel(hs, q, kt + (long)j0 * hs, &lo, &hi);  // tile (hs, 16)
+        lo = _mm256_mul_ps(lo, vscale);
+        hi = _mm256_mul_ps(hi, vscale);
+        __m256 left = _mm256_set1_ps((float)(n - j0));
+        lo = _mm256_blendv_ps(ninf, lo, _mm256_cmp_ps(lane, left, _CMP_LT_OQ));
+        hi = _mm256_blendv_ps(ninf, hi, _mm256_cmp_ps(_mm256_add_ps(lane, _mm256_set1_ps(8)), left, _CMP_LT_OQ));
+        _mm256_storeu_ps(s + j0, lo);
+        _mm256_storeu_ps(s + j0 + 8, hi);
+        mx = _mm256_max_ps(mx, _mm256_max_ps(lo, hi));
+    }
+    // s = exp(s − max) (0 past n); Σ e
+    __m256 m = _mm256_set1_ps(hmax8(mx)), total = _mm256_setzero_ps();
+    for (int j0 = 0; j0 < n; j0 += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j0), m));
+        e = _mm256_blendv_ps(_mm256_setzero_ps(), e, _mm256_cmp_ps(lane, _mm256_set1_ps((float)(n - j0)), _CMP_LT_OQ));
+        _mm256_storeu_ps(s + j0, e);
+        total = _mm256_add_ps(total, e);
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / hsum8(total));
+    // o = Σ_j e_j · V[j] / Σ e: 32 features per pass over the positions, then 8, then one
+    int d0 = 0;
+    for (; d0 + 32 <= hs; d0 += 32) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (int j = 0; j < n; j++) {
+            const float *row = vt + (long)j * hs + d0;
+            __m256 w = _mm256_broadcast_ss(s + j);
+            c0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row), c0);
+            c1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8), c1);
+            c2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 16), c2);
+            c3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 24), c3);
+        }
+        _mm256_storeu_ps(o + d0, _mm256_mul_ps(c0, inv));
+        _mm256_storeu_ps(o + d0 + 8, _mm256_mul_ps(c1, inv));
+        _mm256_storeu_ps(o + d0 + 16, _mm256_mul_ps(c2, inv));
+        _mm256_storeu_ps(o + d0 + 24, _mm256_mul_ps(c3, inv));
+    }
+    for (; d0 + 8 <= hs; d0 += 8) {
+        __m256 c0 = _mm256_setzero_ps();
+        for (int j = 0; j < n; j++) c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(s + j), _mm256_loadu_ps(vt + (long)j * hs + d0), c0);
+        _mm256_storeu_ps(o + d0, _mm256_mul_ps(c0, inv));
+    }
+    float invs = 1.0f / hsum8(total);
+    for (; d0 < hs; d0++) {
+        float acc = 0;
+        for (int j = 0; j < n; j++) acc += s[j] * vt[(long)j * hs + d0];
+        o[d0] = acc * invs;
+    }
+}
+
+#else  // not x86-64: no kernels; callers use OpenBLAS and the Swift kernels
+
+void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale, float *s, float *o) {
+    (void)q; (void)kt; (void)vt; (void)n; (void)hs; (void)scale; (void)s; (void)o;
+}
+
+int rft_has_avx2_fma(void) { return 0; }
+
+void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
+                       const float *bias, float *y, int ldy, int accumulate) {
+    (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)packed; (void)bias; (void)y; (void)ldy; (void)accumulate;
+}
+
+#endif
+
+long rft_packed_linear_floats(int n, int k) { return (long)((n + 15) / 16 * 16) * k; }
+
+void rft_pack_linear_transposed(int n, int k, const float *w, float *packed) {
+    // Wᵀ (k, n) as the weight: panel t holds features 16t ..< 16t+16 of every row of W
+    int panels = (k + 15) / 16;
+    for (int t = 0; t < panels; t++) {
+        float *panel = packed + (long)t * n * 16;
+        for (int p = 0; p < n; p++) {
+            for (int j = 0; j < 16; j++) {
+                int col = 16 * t + j;
+                panel[16 * p + j] = col < k ? w[(long)p * k + col] : 0.0f;
+            }
+        }
+    }
+}
+
+void rft_pack_linear(int n, int k, const float *w, float *packed) {
+    int panels = (n + 15) / 16;
+    for (int t = 0; t < panels; t++) {
+        float *panel = packed + (long)t * k * 16;
+        for (int p = 0; p < k; p++) {
+            for (int j = 0; j < 16; j++) {
+                int row = 16 * t + j;
+                panel[16 * p + j] = row < n ? w[(long)row * k + p] : 0.0f;
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import CKernels
+
+/// A linear layer's weight packed once for the hand-written AVX2 + FMA product
+/// (`Sources/CKernels`): y = x·Wᵀ + b for a few rows at a time, with no per-call packing of W —
+/// what decoding needs, where every step multiplies ~32 rows by every weight. Exists only where
+/// `NativeKernels.isAvailable` (checked at run time; the build stays baseline x86-64).
+public final class PackedLinear: @unchecked Sendable {
+    /// Output features (rows of W).
+    public let outFeatures: Int
+    /// Input features (columns of W).
+    public let inFeatures: Int
+    private let packed: Tensor
+
+    /// True when this machine runs the kernel (and it is not switched off).
+    public static var isAvailable: Bool { NativeKernels.isAvailable }
+
+    /// Packs `weight` (out, in) — or, when `transposed`, its transpose, so that `apply` computes
+    /// x (m, out) · W, a linear layer's input gradient. nil when the kernel is not available.
+    public init?(_ weight: Tensor, transposed: Bool = false) {
+        guard PackedLinear.isAvailable else { return nil }
+        precondition(weight.rank == 2, "PackedLinear: weight \(weight.shape) is not a matrix")
+        let (rows, columns) = (weight.shape[0], weight.shape[1])
+        (outFeatures, inFeatures) = transposed ? (columns, rows) : (rows, columns)
+        packed = Tensor(uninitialized: [Int(rft_packed_linear_floats(Int32(outFeatures), Int32(inFeatures)))])
+        if transposed {
+            rft_pack_linear_transposed(Int32(rows), Int32(columns), weight.data, packed.data)
+        } else {
+            rft_pack_linear(Int32(rows), Int32(columns), weight.data, packed.data)
+        }
+    }
+
+    /// y (m, out) = (accumulate ? y : 0) + bias + x (m, in) · Wᵀ, rows ldx and ldy floats apart.
+    @inline(__always)
+    public func apply(rows m: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
+                      y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        rft_linear_packed(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y,
+                          Int32(ldy), accumulate ? 1 : 0)
+    }
+
+    /// `apply` with the rows split into contiguous blocks across rft's threads; each output row is
+    /// computed whole by one thread, so the result does not depend on the thread count.
+    public func applyThreaded(rows m: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
+                              y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        let quads = (m + 3) / 4  // blocks of 4 rows, the kernel's tile
+        parallelFor(quads, grain: 8) { part in
+            let lo = part.lowerBound * 4, hi = min(m, part.upperBound * 4)
+            apply(rows: hi - lo, x: x + lo * ldx, ldx: ldx, bias: bias, y: y + lo * ldy, ldy: ldy, accumulate: accumulate)
+        }
+    }
+
+    /// True when a linear layer's product over `rows` rows should take the packed kernel:
+    /// enough rows to repay packing the weight (a pass over it), and the kernel present.
+    @inline(__always)
+    public static func suits(rows: Int) -> Bool { isAvailable && rows >= 16 }
+}
+
+/// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product and
+/// the decode attention. Chosen at run time on CPUs that have both extensions, unless the
+/// environment sets `RFT_KERNELS=blas` (then OpenBLAS and the portable Swift kernels run).
+public enum NativeKernels {
+    /// True when the native kernels run on this machine.
+    public static let isAvailable: Bool = {
+        if let choice = getenvString("RFT_KERNELS"), choice == "blas" { return false }
+        return rft_has_avx2_fma() != 0
+    }()
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The value of environment variable `name`, if set.
+func getenvString(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}

@@ -1,0 +1,55 @@
+import CKernels
+import Testing
+@testable import RFTTensor
+
+/// The AVX2 + FMA kernels (`Sources/CKernels`) against the portable paths they replace:
+/// OpenBLAS for the packed product, the Swift `attendOne` for decode attention.
+@Suite(.enabled(if: NativeKernels.isAvailable, "the CPU has no AVX2 + FMA")) struct NativeKernelTests {
+    /// Row counts around the kernel's 4-row tile, output widths around its 16-feature panels,
+    /// and depths below, at and above its 256-deep slices.
+    @Test(arguments: [(1, 16, 7), (3, 65, 128), (4, 33, 300), (5, 128, 128), (17, 384, 64), (70, 48, 513)])
+    func packedProductMatchesSgemm(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var g = RandomGenerator(seed: UInt64(m * 1000 + n * 10 + k))
+        let x = Tensor.randomNormal([m, k], using: &g), w = Tensor.randomNormal([n, k], using: &g)
+        let bias = Tensor.randomNormal([n], using: &g), start = Tensor.randomNormal([m, n], using: &g)
+        // reference: start + bias + x·Wᵀ
+        let ref = start.copy()
+        for r in 0..<m { vadd(n, bias.data, ref.data + r * n) }
+        BLAS.gemmSerial(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, beta: 1, c: ref.data, ldc: n)
+        let packed = PackedLinear(w)!
+        let y = start.copy()
+        packed.apply(rows: m, x: x.data, ldx: k, bias: bias.data, y: y.data, ldy: n, accumulate: true)
+        let tolerance = 1e-5 * Double(k).squareRoot() * 4
+        #expect(maxAbsDiff(y.toArray(), ref.toArray()) < tolerance)
+        // overwrite without bias, threaded
+        let y2 = Tensor(repeating: .nan, shape: [m, n])
+        packed.applyThreaded(rows: m, x: x.data, ldx: k, bias: nil, y: y2.data, ldy: n, accumulate: false)
+        let ref2 = Tensor(zeros: [m, n])
+        BLAS.gemmSerial(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, c: ref2.data, ldc: n)
+        #expect(maxAbsDiff(y2.toArray(), ref2.toArray()) < tolerance)
+        // the transposed packing computes x (m, n) · W
+        let xt = Tensor.randomNormal([m, n], using: &g), y3 = Tensor(zeros: [m, k]), ref3 = Tensor(zeros: [m, k])
+        PackedLinear(w, transposed: true)!.apply(rows: m, x: xt.data, ldx: n, bias: nil, y: y3.data, ldy: k, accumulate: false)
+        BLAS.gemmSerial(m: m, n: k, k: n, a: xt.data, lda: n, b: w.data, ldb: k, c: ref3.data, ldc: k)
+        #expect(maxAbsDiff(y3.toArray(), ref3.toArray()) < 1e-5 * Double(n).squareRoot() * 4)
+    }
+
+    /// Head sizes with 32-, 8- and 1-feature tails; lengths inside a tile, at its edge and past it.
+    @Test(arguments: [12, 16, 20, 32, 40, 48])
+    func attendOneMatchesSwift(headSize hs: Int) {
+        var g = RandomGenerator(seed: UInt64(hs))
+        for n in [1, 7, 16, 17, 40] {
+            let tiles = (n + 15) / 16
+            let q = Tensor.randomNormal([hs], using: &g)
+            let keys = Tensor.randomNormal([tiles * hs * 16], using: &g), values = Tensor.randomNormal([tiles * 16 * hs], using: &g)
+            let scale = 1 / Float(hs).squareRoot()
+            let s1 = Tensor(zeros: [tiles * 16]), s2 = Tensor(zeros: [tiles * 16])
+            let o1 = Tensor(zeros: [hs]), o2 = Tensor(zeros: [hs])
+            DecodeKernels.attendOne(q: q.data, keys: keys.data, values: values.data, count: n, headSize: hs, scale: scale,
+                                    scratch: s1.data, out: o1.data)
+            rft_attend_one(q.data, keys.data, values.data, Int32(n), Int32(hs), scale, s2.data, o2.data)
+            #expect(maxAbsDiff(o2.toArray(), o1.toArray()) < 1e-5, "n = \(n)")
+        }
+    }
+}
