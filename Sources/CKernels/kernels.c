@@ -209,7 +209,117 @@ AVX2 void rft_attend_one(const float *q, const float *kt, const float *vt, int n
     }
 }
 
+// Σ a[i]·b[i] over n floats (8 lanes, then one at a time).
+AVX2 static inline float dotN(int n, const float *a, const float *b) {
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum8(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// y[i] += a·x[i] over n floats.
+AVX2 static inline void axpyN(int n, float a, const float *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+// In-place softmax of n floats (n ≥ 1), the rest of the row untouched.
+AVX2 static inline void softmaxN(int n, float *x) {
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 mx = _mm256_set1_ps(-__builtin_inff());
+    int i = 0;
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    float m = hmax8(mx);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m256 vm = _mm256_set1_ps(m), total = _mm256_setzero_ps();
+    float tail[8];
+    for (i = 0; i < n; i += 8) {
+        int left = n - i;
+        __m256 v;
+        if (left >= 8) {
+            v = _mm256_loadu_ps(x + i);
+        } else {
+            for (int j = 0; j < 8; j++) tail[j] = j < left ? x[i + j] : m;
+            v = _mm256_loadu_ps(tail);
+        }
+        __m256 e = exp8(_mm256_sub_ps(v, vm));
+        e = _mm256_blendv_ps(_mm256_setzero_ps(), e, _mm256_cmp_ps(lane, _mm256_set1_ps((float)left), _CMP_LT_OQ));
+        total = _mm256_add_ps(total, e);
+        if (left >= 8) {
+            _mm256_storeu_ps(x + i, e);
+        } else {
+            _mm256_storeu_ps(tail, e);
+            for (int j = 0; j < left; j++) x[i + j] = tail[j];
+        }
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / hsum8(total));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    float invs = 1.0f / hsum8(total);
+    for (; i < n; i++) x[i] *= invs;
+}
+
+// Key/value row j of a span: prefix row j for j < m, else own row j − m (rows c3 floats apart).
+#define SPAN_ROW(j) ((j) < m ? prefix + (long)(j) * c3 : own + (long)((j) - m) * c3)
+#define SPAN_GRAD_ROW(j) ((j) < m ? dPrefix + (long)(j) * c3 : dOwn + (long)((j) - m) * c3)
+
+AVX2 void rft_span_attention_forward(int n, int m, int hs, int c3, int c, float scale, const float *q,
+                                     const float *prefix, const float *own, float *o, float *p) {
+    int ld = m + n;
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (long)i * c3;
+        float *row = p + (long)i * ld, *oi = o + (long)i * c;
+        int visible = m + i + 1;
+        for (int j = 0; j < visible; j++) row[j] = dotN(hs, qi, SPAN_ROW(j) + c) * scale;
+        softmaxN(visible, row);
+        for (int j = visible; j < ld; j++) row[j] = 0;
+        for (int d = 0; d < hs; d++) oi[d] = 0;
+        for (int j = 0; j < visible; j++) axpyN(hs, row[j], SPAN_ROW(j) + 2 * c, oi);
+    }
+}
+
+AVX2 void rft_span_attention_backward(int n, int m, int hs, int c3, int c, float scale, const float *q, float *dq,
+                                      const float *prefix, float *dPrefix, const float *own, float *dOwn,
+                                      const float *go, const float *p, float *dp) {
+    int ld = m + n;
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (long)i * c3, *pr = p + (long)i * ld, *gi = go + (long)i * c;
+        float *dqi = dq + (long)i * c3;
+        int visible = m + i + 1;
+        // dP_j = dO_i · v_j ;  dV_j += P_ij · dO_i
+        for (int j = 0; j < visible; j++) {
+            dp[j] = dotN(hs, gi, SPAN_ROW(j) + 2 * c);
+            axpyN(hs, pr[j], gi, SPAN_GRAD_ROW(j) + 2 * c);
+        }
+        // dS_j = P_ij (dP_j − Σ dP·P) · scale ;  dQ_i += dS_j k_j ;  dK_j += dS_j q_i
+        float dot = dotN(visible, dp, pr);
+        for (int j = 0; j < visible; j++) {
+            float ds = pr[j] * (dp[j] - dot) * scale;
+            axpyN(hs, ds, SPAN_ROW(j) + c, dqi);
+            axpyN(hs, ds, qi, SPAN_GRAD_ROW(j) + c);
+        }
+    }
+}
+
+#undef SPAN_ROW
+#undef SPAN_GRAD_ROW
+
 #else  // not x86-64: no kernels; callers use OpenBLAS and the Swift kernels
+
+void rft_span_attention_forward(int n, int m, int hs, int c3, int c, float scale, const float *q,
+                                const float *prefix, const float *own, float *o, float *p) {
+    (void)n; (void)m; (void)hs; (void)c3; (void)c; (void)scale; (void)q; (void)prefix; (void)own; (void)o; (void)p;
+}
+
+void rft_span_attention_backward(int n, int m, int hs, int c3, int c, float scale, const float *q, float *dq,
+                                 const float *prefix, float *dPrefix, const float *own, float *dOwn,
+                                 const float *go, const float *p, float *dp) {
+    (void)n; (void)m; (void)hs; (void)c3; (void)c; (void)scale; (void)q; (void)dq; (void)prefix; (void)dPrefix;
+    (void)own; (void)dOwn; (void)go; (void)p; (void)dp;
+}
 
 void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale, float *s, float *o) {
     (void)q; (void)kt; (void)vt; (void)n; (void)hs; (void)scale; (void)s; (void)o;

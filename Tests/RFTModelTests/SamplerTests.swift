@@ -27,13 +27,24 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     /// Per step and row, the cached logits against `model(tokens, batch: 1, length: n)` at the
     /// last position, for head sizes 16, 12 (a vector tail), 20, 48 (the 32- and 16-feature value
     /// passes) and 40 (32 features and a scalar tail); the rows cross a 16-position key tile.
-    @Test(arguments: [(32, 2), (24, 2), (60, 3), (96, 2), (80, 2)])
+    /// Once on the native kernels with packed weights (where the CPU has them), once on the
+    /// portable path (sgemm and the Swift attention).
+    @Test(arguments: [(32, 2), (24, 2), (60, 3), (96, 2), (80, 2)], [false, true])
+    func cachedDecodingMatchesFullForward(shape: (width: Int, heads: Int), portable: Bool) {
+        if portable {
+            NativeKernels.withPortableKernels { cachedDecodingMatchesFullForward(width: shape.width, heads: shape.heads) }
+        } else {
+            cachedDecodingMatchesFullForward(width: shape.width, heads: shape.heads)
+        }
+    }
+
     func cachedDecodingMatchesFullForward(width: Int, heads: Int) {
         let model = sharpModel(width: width, heads: heads)
         let v = model.config.vocabularySize
+        let weights = DecodeWeights(model)  // nil on the portable path
         var sequences: [[Int]] = [[0, 5, 6], [0, 7, 8, 9, 5, 6, 7], [0, 5], [0, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 5]]
         let cache = KVCache(config: model.config, batch: sequences.count)
-        var logits = model.prefill(sequences, cache: cache)
+        var logits = model.prefill(sequences, cache: cache, weights: weights)
         var rows = Array(sequences.indices)
         var worst: Float = 0
         for step in 0..<10 {
@@ -48,7 +59,7 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
             if step == 4 { rows.removeAll { $0 == 1 } }
             let next = rows.map { (sequences[$0].count * 7 + $0 * 3 + step) % v }
             for (i, r) in rows.enumerated() { sequences[r].append(next[i]) }
-            logits = model.decodeStep(tokens: next, rows: rows, cache: cache)
+            logits = model.decodeStep(tokens: next, rows: rows, cache: cache, weights: weights)
         }
         #expect(cache.lengths == sequences.map(\.count))
         print("cached vs full forward: worst relative error \(worst)")

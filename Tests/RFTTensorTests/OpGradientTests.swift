@@ -409,6 +409,11 @@ func naiveAttention(_ qkv: Tensor, heads: Int) -> [Double] {
     return out
 }
 
+/// Runs `body` on the portable kernels when asked, else on whatever this machine uses.
+func onKernels(portable: Bool, _ body: () -> Void) {
+    if portable { NativeKernels.withPortableKernels(body) } else { body() }
+}
+
 struct AttentionCase: Sendable, CustomTestStringConvertible {
     var b: Int, t: Int, heads: Int, c: Int
     var testDescription: String { "B=\(b) T=\(t) heads=\(heads) C=\(c)" }
@@ -465,15 +470,24 @@ let attentionCases: [AttentionCase] = [
         #expect(AttentionLayout.dense(batch: 2, length: 3).positions == [0, 1, 2, 0, 1, 2])
     }
 
-    /// Gradients of the shared prompt's keys and values collect from every branch.
-    @Test func packedGradient() {
+    /// Gradients of the shared prompt's keys and values collect from every branch; on the native
+    /// kernels (where the CPU has them) and on the portable Swift path.
+    @Test(arguments: [false, true])
+    func packedGradient(portable: Bool) {
         let qkv = param([12, 12], seed: 94)  // C = 4, two heads of 2
-        gradCheck([qkv], churn: true) { packedSelfAttention($0[0], layout: Self.packed, heads: 2) }
+        onKernels(portable: portable) {
+            gradCheck([qkv], churn: true) { packedSelfAttention($0[0], layout: Self.packed, heads: 2) }
+        }
     }
 
     /// Each prompt row equals causal attention over the prompt alone, and each branch row equals
     /// causal attention over prompt + that branch as one dense sequence.
-    @Test func packedMatchesEachSequenceAlone() {
+    @Test(arguments: [false, true])
+    func packedMatchesEachSequenceAlone(portable: Bool) {
+        onKernels(portable: portable) { packedMatchesEachSequenceAlone() }
+    }
+
+    func packedMatchesEachSequenceAlone() {
         let (c3, c) = (12, 4)
         let qkv = randn([12, c3], seed: 95)
         let y = packedSelfAttention(qkv, layout: Self.packed, heads: 2).toArray()

@@ -33,6 +33,19 @@ void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float
 void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
                     float *s, float *o);
 
+/// One head of a short attention span (see `packedSelfAttention`): n queries that see m prefix
+/// rows and their own rows causally. q, prefix and own point at the head's q columns of their
+/// first row (k at +c, v at +2c, rows c3 apart); o at the head's first output row (rows c apart).
+/// p receives the (n, m + n) probabilities. Needs rft_has_avx2_fma().
+void rft_span_attention_forward(int n, int m, int hs, int c3, int c, float scale, const float *q,
+                                const float *prefix, const float *own, float *o, float *p);
+
+/// The backward of `rft_span_attention_forward`: accumulates into dq, dPrefix and dOwn (laid
+/// out as q, prefix and own); go is the output gradient (rows c apart); dp holds m + n floats.
+void rft_span_attention_backward(int n, int m, int hs, int c3, int c, float scale, const float *q, float *dq,
+                                 const float *prefix, float *dPrefix, const float *own, float *dOwn,
+                                 const float *go, const float *p, float *dp);
+
 #ifdef __cplusplus
 }
 #endif

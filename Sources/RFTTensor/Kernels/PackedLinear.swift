@@ -58,11 +58,22 @@ public final class PackedLinear: @unchecked Sendable {
 /// the decode attention. Chosen at run time on CPUs that have both extensions, unless the
 /// environment sets `RFT_KERNELS=blas` (then OpenBLAS and the portable Swift kernels run).
 public enum NativeKernels {
-    /// True when the native kernels run on this machine.
-    public static let isAvailable: Bool = {
+    /// The CPU has AVX2 and FMA, and the environment does not switch the kernels off.
+    static let supported: Bool = {
         if let choice = getenvString("RFT_KERNELS"), choice == "blas" { return false }
         return rft_has_avx2_fma() != 0
     }()
+
+    @TaskLocal static var portableOnly = false
+
+    /// True when the native kernels run here (on this machine, outside `withPortableKernels`).
+    public static var isAvailable: Bool { supported && !portableOnly }
+
+    /// Runs `body` on the portable paths (OpenBLAS and the Swift kernels) even where the native
+    /// kernels exist, on the calling thread's ops: how tests check both.
+    public static func withPortableKernels<R>(_ body: () throws -> R) rethrows -> R {
+        try $portableOnly.withValue(true) { try body() }
+    }
 }
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Fused causal multi-head self-attention: scaled scores, causal mask, softmax and the
 /// weighted sum of values in one op, with sgemm per (group, head) on strided views.
 ///
@@ -204,6 +206,10 @@ func attendSpanForward(_ s: SpanGeometry, q: UnsafePointer<Float>, count n: Int,
     let (c3, c, hs) = (s.c3, s.c, s.hs)
     let ld = m + n
     if s.isSmall(n, m) {  // row by row: a few hundred multiply-adds per product cost less than an sgemm call
+        if NativeKernels.isAvailable {
+            rft_span_attention_forward(Int32(n), Int32(m), Int32(hs), Int32(c3), Int32(c), s.scale, q, prefix, own, o, p)
+            return
+        }
         for i in 0..<n {
             let qi = q + i * c3, row = p + i * ld, oi = o + i * c, visible = m + i + 1
             for j in 0..<visible { row[j] = vdot(hs, qi, s.keyValueRow(j, prefix, m, own) + c) * s.scale }
@@ -249,6 +255,11 @@ func attendSpanBackward(_ s: SpanGeometry, q: UnsafePointer<Float>, dq: UnsafeMu
     let (c3, c, hs, scale) = (s.c3, s.c, s.hs, s.scale)
     let ld = m + n
     if s.isSmall(n, m) {  // row by row, as the forward
+        if NativeKernels.isAvailable {
+            rft_span_attention_backward(Int32(n), Int32(m), Int32(hs), Int32(c3), Int32(c), scale, q, dq, prefix, dPrefix,
+                                        own, dOwn, go, p, dp)
+            return
+        }
         for i in 0..<n {
             let qi = q + i * c3, dqi = dq + i * c3, pr = p + i * ld, gi = go + i * c, visible = m + i + 1
             // dP_j = dO_i · v_j ;  dV_j += P_ij · dO_i
