@@ -46,6 +46,13 @@ void rft_span_attention_backward(int n, int m, int hs, int c3, int c, float scal
                                  const float *prefix, float *dPrefix, const float *own, float *dOwn,
                                  const float *go, const float *p, float *dp);
 
+/// y = GELU(tanh)(x) over n floats (y may be x); tanhs, if not NULL, receives the tanh of each
+/// (for the backward). The arithmetic of the Swift `gelu`, with FMA. Needs rft_has_avx2_fma().
+void rft_gelu(long n, const float *x, float *y, float *tanhs);
+
+/// gx += g · GELU'(x), with the tanhs `rft_gelu` saved. Needs rft_has_avx2_fma().
+void rft_gelu_backward(long n, const float *x, const float *tanhs, const float *g, float *gx);
+
 #ifdef __cplusplus
 }
 #endif

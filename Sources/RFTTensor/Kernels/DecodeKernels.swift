@@ -19,6 +19,7 @@ public enum DecodeKernels {
 
     /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).
     public static func geluInPlace(_ n: Int, _ p: UnsafeMutablePointer<Float>) {
+        if NativeKernels.isAvailable { rft_gelu(n, p, p, nil); return }
         @inline(__always) func gelu(_ v: Vec) -> Vec { 0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v))) }
         var i = 0
         while i + 16 <= n { store16(gelu(load16(p + i)), p + i); i += 16 }  // a plain loop: no closure call per vector

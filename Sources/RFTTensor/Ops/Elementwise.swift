@@ -1,3 +1,4 @@
+import CKernels
 /// Elementwise arithmetic with NumPy broadcasting (add, subtract, multiply, scale), and GELU.
 
 /// The broadcast shape of `a` and `b` (NumPy rules), or nil when they do not broadcast.
@@ -155,6 +156,10 @@ public func gelu(_ x: Tensor) -> Tensor {
     let tanhs = recording ? Tensor(uninitialized: x.shape) : nil
     let (px, po, pt) = (x.data, out.data, tanhs?.data)
     parallelFor(x.count, grain: 1 << 15) { r in
+        if NativeKernels.isAvailable {
+            rft_gelu(r.count, px + r.lowerBound, po + r.lowerBound, pt.map { $0 + r.lowerBound })
+            return
+        }
         var i = r.lowerBound
         @inline(__always) func step(_ v: Vec) -> (Vec, Vec) {
             let t = vtanh(geluScale * (v + 0.044715 * v * v * v))
@@ -178,6 +183,10 @@ public func gelu(_ x: Tensor) -> Tensor {
         // dx += g · (0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)),  t = the saved tanh
         let gx = x.gradBuffer(), pt = tanhs.data, pg = g.data
         parallelFor(x.count, grain: 1 << 15) { r in
+            if NativeKernels.isAvailable {
+                rft_gelu_backward(r.count, px + r.lowerBound, pt + r.lowerBound, pg + r.lowerBound, gx + r.lowerBound)
+                return
+            }
             @inline(__always) func grad(_ v: Vec, _ t: Vec) -> Vec {
                 let du: Vec = geluScale * (1 + 0.134145 * v * v)  // d/dx of √(2/π)(x + 0.044715x³)
                 let half: Vec = 0.5 * (1 + t)
