@@ -5,9 +5,9 @@ import Testing
 /// The AVX2 + FMA kernels (`Sources/CKernels`) against the portable paths they replace:
 /// OpenBLAS for the packed product, the Swift `attendOne` for decode attention.
 @Suite(.enabled(if: NativeKernels.isAvailable, "the CPU has no AVX2 + FMA")) struct NativeKernelTests {
-    /// Row counts around the kernel's 4-row tile, output widths around its 16-feature panels,
+    /// Row counts around the kernel's 6- and 4-row tiles, output widths around its 16-feature panels,
     /// and depths below, at and above its 256-deep slices.
-    @Test(arguments: [(1, 16, 7), (3, 65, 128), (4, 33, 300), (5, 128, 128), (17, 384, 64), (70, 48, 513)])
+    @Test(arguments: [(1, 16, 7), (3, 65, 128), (4, 33, 300), (5, 128, 128), (6, 16, 9), (17, 384, 64), (32, 48, 128), (70, 48, 513)])
     func packedProductMatchesSgemm(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         var g = RandomGenerator(seed: UInt64(m * 1000 + n * 10 + k))
