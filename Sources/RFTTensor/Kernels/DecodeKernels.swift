@@ -53,12 +53,13 @@ public enum DecodeKernels {
             }
         }
         let scale = 1 / Float(hs).squareRoot()
+        let native = NativeKernels.isAvailable  // a task-local read: once per call, not per query
         for i in 0..<queries {
             let (r, n) = (rows[i], positions[i] + 1)
             for h in 0..<heads {
                 let (q, kt, vt, o) = (qkv + i * c3 + h * hs, keys + (r * heads + h) * block, values + (r * heads + h) * block,
                                       out + i * c + h * hs)
-                if NativeKernels.isAvailable {
+                if native {
                     rft_attend_one(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
                 } else {
                     attendOne(q: q, keys: kt, values: vt, count: n, headSize: hs, scale: scale, scratch: s, out: o)

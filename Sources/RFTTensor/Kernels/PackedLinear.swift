@@ -48,10 +48,6 @@ public final class PackedLinear: @unchecked Sendable {
         }
     }
 
-    /// True when a linear layer's product over `rows` rows should take the packed kernel:
-    /// enough rows to repay packing the weight (a pass over it), and the kernel present.
-    @inline(__always)
-    public static func suits(rows: Int) -> Bool { isAvailable && rows >= 16 }
 }
 
 /// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product and

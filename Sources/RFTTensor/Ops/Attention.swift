@@ -110,7 +110,7 @@ public func packedSelfAttention(_ qkv: Tensor, layout: AttentionLayout, heads: I
 func attention(_ qkv: Tensor, layout: AttentionLayout, heads: Int, outShape: [Int]) -> Tensor {
     let c3 = qkv.shape.last!
     let c = c3 / 3, hs = c / heads
-    let geometry = SpanGeometry(c3: c3, c: c, hs: hs, scale: 1 / Float(hs).squareRoot())
+    let geometry = SpanGeometry(c3: c3, c: c, hs: hs, scale: 1 / Float(hs).squareRoot(), native: NativeKernels.isAvailable)
     let out = Tensor(uninitialized: outShape)
     let recording = Tensor.recording([qkv])
     let workers = BLAS.callerThreads
@@ -176,6 +176,8 @@ struct SpanGeometry {
     let c3: Int, c: Int
     /// Head size and 1/√hs.
     let hs: Int, scale: Float
+    /// Whether short spans take the AVX2 kernels (read once per call, on the calling thread).
+    let native: Bool
 
     /// True when a span of n queries over m prefix rows is small enough that per-row vector
     /// loops beat sgemm calls (whose fixed cost dominates products of a few thousand flops).
@@ -206,7 +208,7 @@ func attendSpanForward(_ s: SpanGeometry, q: UnsafePointer<Float>, count n: Int,
     let (c3, c, hs) = (s.c3, s.c, s.hs)
     let ld = m + n
     if s.isSmall(n, m) {  // row by row: a few hundred multiply-adds per product cost less than an sgemm call
-        if NativeKernels.isAvailable {
+        if s.native {
             rft_span_attention_forward(Int32(n), Int32(m), Int32(hs), Int32(c3), Int32(c), s.scale, q, prefix, own, o, p)
             return
         }
@@ -255,7 +257,7 @@ func attendSpanBackward(_ s: SpanGeometry, q: UnsafePointer<Float>, dq: UnsafeMu
     let (c3, c, hs, scale) = (s.c3, s.c, s.hs, s.scale)
     let ld = m + n
     if s.isSmall(n, m) {  // row by row, as the forward
-        if NativeKernels.isAvailable {
+        if s.native {
             rft_span_attention_backward(Int32(n), Int32(m), Int32(hs), Int32(c3), Int32(c), scale, q, dq, prefix, dPrefix,
                                         own, dOwn, go, p, dp)
             return
