@@ -438,20 +438,6 @@ void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float
 
 long rft_packed_linear_floats(int n, int k) { return (long)((n + 15) / 16 * 16) * k; }
 
-void rft_pack_linear_transposed(int n, int k, const float *w, float *packed) {
-    // Wᵀ (k, n) as the weight: panel t holds features 16t ..< 16t+16 of every row of W
-    int panels = (k + 15) / 16;
-    for (int t = 0; t < panels; t++) {
-        float *panel = packed + (long)t * n * 16;
-        for (int p = 0; p < n; p++) {
-            for (int j = 0; j < 16; j++) {
-                int col = 16 * t + j;
-                panel[16 * p + j] = col < k ? w[(long)p * k + col] : 0.0f;
-            }
-        }
-    }
-}
-
 void rft_pack_linear(int n, int k, const float *w, float *packed) {
     int panels = (n + 15) / 16;
     for (int t = 0; t < panels; t++) {

@@ -17,11 +17,6 @@ long rft_packed_linear_floats(int n, int k);
 /// features, k-major within a panel: packed[(j/16)·k·16 + p·16 + j%16] = W[j, p], zero past n.
 void rft_pack_linear(int n, int k, const float *w, float *packed);
 
-/// Packs Wᵀ for a row-major W (n, k): the layout `rft_pack_linear` gives a (k, n) weight, so
-/// `rft_linear_packed` computes x (m, n) · W — the input gradient of a linear layer.
-/// Writes rft_packed_linear_floats(k, n) floats.
-void rft_pack_linear_transposed(int n, int k, const float *w, float *packed);
-
 /// y (m, n) = (accumulate ? y : 0) + bias + x (m, k) · Wᵀ, W given packed by `rft_pack_linear`;
 /// bias may be NULL. Rows of x are ldx floats apart, rows of y ldy. Needs rft_has_avx2_fma().
 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,

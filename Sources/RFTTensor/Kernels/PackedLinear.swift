@@ -14,19 +14,13 @@ public final class PackedLinear: @unchecked Sendable {
     /// True when this machine runs the kernel (and it is not switched off).
     public static var isAvailable: Bool { NativeKernels.isAvailable }
 
-    /// Packs `weight` (out, in) — or, when `transposed`, its transpose, so that `apply` computes
-    /// x (m, out) · W, a linear layer's input gradient. nil when the kernel is not available.
-    public init?(_ weight: Tensor, transposed: Bool = false) {
+    /// Packs `weight` (out, in); nil when the kernel is not available.
+    public init?(_ weight: Tensor) {
         guard PackedLinear.isAvailable else { return nil }
         precondition(weight.rank == 2, "PackedLinear: weight \(weight.shape) is not a matrix")
-        let (rows, columns) = (weight.shape[0], weight.shape[1])
-        (outFeatures, inFeatures) = transposed ? (columns, rows) : (rows, columns)
+        (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         packed = Tensor(uninitialized: [Int(rft_packed_linear_floats(Int32(outFeatures), Int32(inFeatures)))])
-        if transposed {
-            rft_pack_linear_transposed(Int32(rows), Int32(columns), weight.data, packed.data)
-        } else {
-            rft_pack_linear(Int32(rows), Int32(columns), weight.data, packed.data)
-        }
+        rft_pack_linear(Int32(outFeatures), Int32(inFeatures), weight.data, packed.data)
     }
 
     /// y (m, out) = (accumulate ? y : 0) + bias + x (m, in) · Wᵀ, rows ldx and ldy floats apart.
@@ -35,17 +29,6 @@ public final class PackedLinear: @unchecked Sendable {
                       y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
         rft_linear_packed(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y,
                           Int32(ldy), accumulate ? 1 : 0)
-    }
-
-    /// `apply` with the rows split into contiguous blocks across rft's threads; each output row is
-    /// computed whole by one thread, so the result does not depend on the thread count.
-    public func applyThreaded(rows m: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
-                              y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-        let quads = (m + 3) / 4  // blocks of 4 rows, the kernel's tile
-        parallelFor(quads, grain: 8) { part in
-            let lo = part.lowerBound * 4, hi = min(m, part.upperBound * 4)
-            apply(rows: hi - lo, x: x + lo * ldx, ldx: ldx, bias: bias, y: y + lo * ldy, ldy: ldy, accumulate: accumulate)
-        }
     }
 
 }
