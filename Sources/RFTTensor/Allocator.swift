@@ -1,5 +1,9 @@
 import Synchronization
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A size-bucketed caching allocator for tensor storage: freed blocks are kept per size class
 /// and handed out again, so a steady training step does not call malloc per op.
@@ -53,7 +57,9 @@ public final class CachingAllocator: @unchecked Sendable {
         if bytes >= hugePageThreshold {
             var p: UnsafeMutableRawPointer?
             if posix_memalign(&p, hugePageThreshold, bytes) == 0, let p {
+                #if os(Linux)
                 _ = madvise(p, bytes, 14)  // MADV_HUGEPAGE (a hint; ignored where THP is off)
+                #endif
                 return p
             }
         }

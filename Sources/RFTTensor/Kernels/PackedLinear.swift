@@ -30,11 +30,10 @@ public final class PackedLinear: @unchecked Sendable {
         rft_linear_packed(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y,
                           Int32(ldy), accumulate ? 1 : 0)
     }
-
 }
 
-/// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product and
-/// the decode attention. Chosen at run time on CPUs that have both extensions, unless the
+/// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product, decode
+/// attention, short-span attention (forward and backward) and GELU. Chosen at run time on CPUs that have both extensions, unless the
 /// environment sets `RFT_KERNELS=blas` (then OpenBLAS and the portable Swift kernels run).
 public enum NativeKernels {
     /// The CPU has AVX2 and FMA, and the environment does not switch the kernels off.
