@@ -99,8 +99,9 @@ public final class Sampler {
     /// The model sampled from (its weights are read, never changed).
     public let model: GPT
 
-    /// Row groups generated concurrently, each on its own thread with single-threaded products;
-    /// nil = one per rft thread (`BLAS.callerThreads`). With 1 group the products are threaded.
+    /// Row groups, each generated start to finish by one thread with single-threaded products
+    /// (rft's threads take the groups in turn); nil = `automaticRowGroups`. With 1 group the
+    /// products are threaded. Samples do not depend on the grouping.
     public var rowGroups: Int?
 
     /// A sampler for `model`.
@@ -141,9 +142,12 @@ public final class Sampler {
         guard !prompts.isEmpty, options.maxNewTokens > 0 else {
             return prompts.map { _ in Generation(tokens: [], logProbs: [], finishReason: .length) }
         }
-        // rows are independent (own cache row, own generator): split them into one contiguous
-        // group per thread and let each thread generate its group start to finish
-        let groups = max(1, min(rowGroups ?? BLAS.callerThreads, prompts.count))
+        // rows are independent (own cache row, own generator): split them into contiguous groups
+        // and let thread t generate groups t, t + threads, … each start to finish
+        let threads = BLAS.callerThreads
+        let capacity = min(config.contextLength, prompts.map(\.count).max()! + options.maxNewTokens)
+        let groups = max(1, min(rowGroups ?? Sampler.automaticRowGroups(model: model, rows: prompts.count, capacity: capacity,
+                                                                          threads: threads), prompts.count))
         let size = (prompts.count + groups - 1) / groups
         let ranges = (0..<groups).map { g in (g * size)..<min(prompts.count, (g + 1) * size) }.filter { !$0.isEmpty }
         let outputs = ranges.map { GroupOutput(generators: Array(generators[$0])) }
@@ -153,7 +157,14 @@ public final class Sampler {
             outputs[g].results = self.generateGroup(Array(prompts[range]), options: options, generators: &outputs[g].generators,
                                                     threaded: ranges.count == 1, weights: weights)
         }
-        if ranges.count == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: ranges.count, execute: work) }
+        let workers = min(threads, ranges.count)
+        if workers == 1 {
+            for g in ranges.indices { work(g) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { t in
+                for g in stride(from: t, to: ranges.count, by: workers) { work(g) }
+            }
+        }
         var results: [Generation] = []
         results.reserveCapacity(prompts.count)
         for (g, range) in ranges.enumerated() {
@@ -161,6 +172,27 @@ public final class Sampler {
             for (k, r) in range.enumerated() { generators[r] = outputs[g].generators[k] }
         }
         return results
+    }
+
+    /// Row groups for `rows` rows of up to `capacity` positions on `threads` threads: one per
+    /// thread, then (a multiple of `threads`) more while each group's key/value cache is over an
+    /// eighth of the last-level cache and groups keep ≥ 16 rows — unless the weights alone are
+    /// over half of it. Every decoding step reads the whole cache of a group; where the caches
+    /// of the running groups and the weights fit in L3, it reads them from there, not from DRAM.
+    /// (`tiny`, 64 rows of 48 positions on 2 threads: 4 groups of 16, 1.17× the tokens/s of 2 groups of 32.)
+    public static func automaticRowGroups(model: GPT, rows: Int, capacity: Int, threads: Int,
+                                          cacheBytes: Int = CPUCaches.lastLevelBytes) -> Int {
+        let config = model.config
+        let stride = (capacity + 15) / 16 * 16
+        let kvBytesPerRow = config.layers * 2 * stride * config.width * MemoryLayout<Float>.size
+        let weightBytes = model.blocks.reduce(0) { $0 + $1.parameterCount } * MemoryLayout<Float>.size
+        var groups = max(1, min(threads, rows))
+        guard threads >= 1, weightBytes <= cacheBytes / 2 else { return groups }
+        func rowsPerGroup(_ g: Int) -> Int { (rows + g - 1) / g }
+        while rowsPerGroup(groups) * kvBytesPerRow > cacheBytes / 8 && rowsPerGroup(groups + threads) >= 16 {
+            groups += threads
+        }
+        return groups
     }
 
     /// One thread's share of a batch: its rows' results and generators.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import RFTModel
-import RFTTensor
+@testable import RFTTensor
 
 /// A small GPT whose weights are scaled up so its logits are far from uniform.
 private func sharpModel(vocabularySize: Int = 11, context: Int = 24, seed: UInt64 = 7, width: Int = 32, heads: Int = 2) -> GPT {
@@ -77,8 +77,9 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         #expect(a.allSatisfy { $0.tokens.count == 12 && $0.finishReason == .length })
     }
 
-    /// Rows split into 1, 2 or 3 concurrent groups give the same samples as each prompt alone.
-    @Test(arguments: [1, 2, 3])
+    /// Rows split into 1 to 4 groups (more groups than threads: a thread takes several in turn)
+    /// give the same samples as each prompt alone.
+    @Test(arguments: [1, 2, 3, 4])
     func mixedPromptLengthsMatchSamplingEachAlone(groups: Int) throws {
         let sampler = Sampler(model: sharpModel(), rowGroups: groups)
         let prompts = [[0, 5, 6, 7, 8, 9], [0, 7], [0, 8, 9, 10], [0]]
@@ -93,6 +94,30 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
             for (x, y) in zip(single.logProbs, batch[i].logProbs) { #expect(abs(x - y) <= 1e-5) }
             #expect(alone[0] == together[i])  // the same number of draws
         }
+    }
+
+    /// The automatic grouping: `tiny` (3.1 MB of weights, 196 KB of cache per 48-position row)
+    /// with 64 rows on 2 threads and a 32 MiB L3 splits each thread's 32 rows in two; it stays
+    /// at one group per thread when the caches already fit, when a split would leave groups of
+    /// fewer than 16 rows, or when the weights alone fill half the cache.
+    @Test func automaticRowGroupsKeepEachGroupsCacheSmall() {
+        let tiny = GPT(GPTConfig(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128), seed: 1)
+        let mib = 1 << 20
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 4)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 256 * mib) == 2)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 1, cacheBytes: 32 * mib) == 4)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 128, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 8)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 24, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 2)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 4 * mib) == 2)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 1, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 1)
+    }
+
+    @Test func cacheSizesParseAsSysfsWritesThem() {
+        #expect(CPUCaches.parseSize("32768K") == 32 << 20)
+        #expect(CPUCaches.parseSize("2M") == 2 << 20)
+        #expect(CPUCaches.parseSize("4096") == 4096)
+        #expect(CPUCaches.parseSize("big") == nil)
+        #expect(CPUCaches.lastLevelBytes > 0)
     }
 
     @Test func logProbsAreThoseOfTheSamplingDistribution() throws {
