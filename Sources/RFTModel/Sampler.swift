@@ -1,5 +1,6 @@
 import Dispatch
 import RFTTensor
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -100,7 +101,7 @@ public final class Sampler {
     public let model: GPT
 
     /// Row groups, each generated start to finish by one thread with single-threaded products
-    /// (rft's threads take the groups in turn); nil = `automaticRowGroups`. With 1 group the
+    /// (each of rft's threads takes the next group left); nil = `automaticRowGroups`. With 1 group the
     /// products are threaded. Samples do not depend on the grouping.
     public var rowGroups: Int?
 
@@ -142,8 +143,8 @@ public final class Sampler {
         guard !prompts.isEmpty, options.maxNewTokens > 0 else {
             return prompts.map { _ in Generation(tokens: [], logProbs: [], finishReason: .length) }
         }
-        // rows are independent (own cache row, own generator): split them into contiguous groups
-        // and let thread t generate groups t, t + threads, … each start to finish
+        // rows are independent (own cache row, own generator): split them into contiguous groups;
+        // each thread takes the next group not yet taken and generates it start to finish
         let threads = BLAS.callerThreads
         let capacity = min(config.contextLength, prompts.map(\.count).max()! + options.maxNewTokens)
         let groups = max(1, min(rowGroups ?? Sampler.automaticRowGroups(model: model, rows: prompts.count, capacity: capacity,
@@ -161,8 +162,9 @@ public final class Sampler {
         if workers == 1 {
             for g in ranges.indices { work(g) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { t in
-                for g in stride(from: t, to: ranges.count, by: workers) { work(g) }
+            let next = Atomic(0)  // the first group not yet taken (a slowed core takes fewer)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while case let g = next.add(1, ordering: .relaxed).oldValue, g < ranges.count { work(g) }
             }
         }
         var results: [Generation] = []
