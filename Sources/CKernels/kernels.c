@@ -70,7 +70,7 @@ AVX2 static inline void block6(int k, const float *x, int ldx, const float *pane
 }
 
 // One row of x (k floats) times a (k, 16) panel → the 16 results as two halves: two chains per
-// half. The score tile of decode attention and the leftover rows of block4 both use it.
+// half. The score tile of decode attention uses it.
 AVX2 static inline void rowTimesPanel(int k, const float *x, const float *panel, __m256 *lo, __m256 *hi) {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, d0 = c0, d1 = c0;
     int p = 0;
@@ -90,10 +90,16 @@ AVX2 static inline void rowTimesPanel(int k, const float *x, const float *panel,
     *hi = _mm256_add_ps(c1, d1);
 }
 
-// One row of x against one panel (rows left over by block4).
+// One row of x against one panel (rows left over by block4), summed in the same order as block4
+// and block6 (one chain per 8 features): a row's result does not depend on which tile ran it, so
+// it does not depend on the other rows in the call.
 AVX2 static inline void block1(int k, const float *x, const float *panel, const float *bias, float *out, int accumulate) {
-    __m256 lo, hi;
-    rowTimesPanel(k, x, panel, &lo, &hi);
+    __m256 lo = _mm256_setzero_ps(), hi = lo;
+    for (int p = 0; p < k; p++) {
+        __m256 a = _mm256_broadcast_ss(x + p);
+        lo = _mm256_fmadd_ps(a, _mm256_load_ps(panel + 16 * p), lo);
+        hi = _mm256_fmadd_ps(a, _mm256_load_ps(panel + 16 * p + 8), hi);
+    }
     finish16(lo, hi, bias, out, accumulate);
 }
 

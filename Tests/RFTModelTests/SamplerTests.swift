@@ -91,7 +91,11 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
             let single = try sampler.generate([p], options: options, generators: &alone)[0]
             #expect(single.tokens == batch[i].tokens, "prompt \(i)")
             #expect(single.finishReason == batch[i].finishReason)
-            for (x, y) in zip(single.logProbs, batch[i].logProbs) { #expect(abs(x - y) <= 1e-5) }
+            if NativeKernels.isAvailable {  // the packed product sums a row in one order whatever the batch
+                #expect(single.logProbs == batch[i].logProbs)
+            } else {
+                for (x, y) in zip(single.logProbs, batch[i].logProbs) { #expect(abs(x - y) <= 1e-5) }
+            }
             #expect(alone[0] == together[i])  // the same number of draws
         }
     }

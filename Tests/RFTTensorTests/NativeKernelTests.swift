@@ -30,6 +30,23 @@ import Testing
         #expect(maxAbsDiff(y2.toArray(), ref2.toArray()) < tolerance)
     }
 
+    /// Each row's result is the same bits whatever rows come with it: every row count from 1 to 13
+    /// (6-, 4- and 1-row tiles, a partial last panel, two depth slices) against the rows alone.
+    @Test func packedProductRowsDoNotDependOnTheBatch() {
+        let (n, k) = (37, 300)
+        var g = RandomGenerator(seed: 11)
+        let x = Tensor.randomNormal([13, k], using: &g), w = Tensor.randomNormal([n, k], using: &g)
+        let bias = Tensor.randomNormal([n], using: &g)
+        let packed = PackedLinear(w)!
+        let alone = Tensor(zeros: [13, n])
+        for r in 0..<13 { packed.apply(rows: 1, x: x.data + r * k, ldx: k, bias: bias.data, y: alone.data + r * n, ldy: n, accumulate: false) }
+        for m in 1...13 {
+            let y = Tensor(zeros: [m, n])
+            packed.apply(rows: m, x: x.data, ldx: k, bias: bias.data, y: y.data, ldy: n, accumulate: false)
+            #expect(y.toArray() == Array(alone.toArray()[0..<(m * n)]), "\(m) rows")
+        }
+    }
+
     /// Head sizes with 32-, 8- and 1-feature tails; lengths inside a tile, at its edge and past it.
     @Test(arguments: [12, 16, 20, 32, 40, 48])
     func attendOneMatchesSwift(headSize hs: Int) {

@@ -18,7 +18,8 @@ long rft_packed_linear_floats(int n, int k);
 void rft_pack_linear(int n, int k, const float *w, float *packed);
 
 /// y (m, n) = (accumulate ? y : 0) + bias + x (m, k) · Wᵀ, W given packed by `rft_pack_linear`;
-/// bias may be NULL. Rows of x are ldx floats apart, rows of y ldy. Needs rft_has_avx2_fma().
+/// bias may be NULL. Rows of x are ldx floats apart, rows of y ldy. Each row of y is summed in the
+/// same order whatever m is (the same bits alone or in a batch). Needs rft_has_avx2_fma().
 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
                        const float *bias, float *y, int ldy, int accumulate);
 
