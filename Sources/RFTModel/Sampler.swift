@@ -163,8 +163,11 @@ public final class Sampler {
             for g in ranges.indices { work(g) }
         } else {
             let next = Atomic(0)  // the first group not yet taken (a slowed core takes fewer)
+            let portable = NativeKernels.portableOnlyHere
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while case let g = next.add(1, ordering: .relaxed).oldValue, g < ranges.count { work(g) }
+                NativeKernels.withPortableKernels(portable) {
+                    while case let g = next.add(1, ordering: .relaxed).oldValue, g < ranges.count { work(g) }
+                }
             }
         }
         var results: [Generation] = []

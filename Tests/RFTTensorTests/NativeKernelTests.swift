@@ -1,4 +1,6 @@
 import CKernels
+import Foundation
+import Synchronization
 import Testing
 @testable import RFTTensor
 
@@ -47,6 +49,28 @@ import Testing
         }
     }
 
+    /// `withPortableKernels` reaches `parallelFor`'s workers: each chunk runs on a thread of its own
+    /// (never the caller's, where the task-local value is set), and sees the portable choice; the
+    /// same threads without it see the native kernels (so the check is not vacuous).
+    @Test func portableChoiceReachesWorkerThreads() {
+        let seen = Mutex<[Bool]>([])
+        NativeKernels.withPortableKernels {
+            parallelFor(4, grain: 1, threads: 4, runner: runOnNewThreads) { _ in
+                let native = NativeKernels.isAvailable
+                seen.withLock { $0.append(native) }
+            }
+        }
+        #expect(seen.withLock { $0 } == [false, false, false, false])
+        let bare = Mutex<[Bool]>([])
+        NativeKernels.withPortableKernels {
+            runOnNewThreads(2) { _ in
+                let native = NativeKernels.isAvailable
+                bare.withLock { $0.append(native) }
+            }
+        }
+        #expect(bare.withLock { $0 } == [true, true])  // a new thread does not inherit the choice
+    }
+
     /// Head sizes with 32-, 8- and 1-feature tails; lengths inside a tile, at its edge and past it.
     @Test(arguments: [12, 16, 20, 32, 40, 48])
     func attendOneMatchesSwift(headSize hs: Int) {
@@ -64,4 +88,23 @@ import Testing
             #expect(maxAbsDiff(o2.toArray(), o1.toArray()) < 1e-5, "n = \(n)")
         }
     }
+}
+
+/// Runs body(0..<iterations) with each iteration on a new thread, and waits for all of them.
+private func runOnNewThreads(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        let done = DispatchGroup()
+        for i in 0..<iterations {
+            done.enter()
+            Thread { box.value(i); done.leave() }.start()
+        }
+        done.wait()
+    }
+}
+
+/// A value passed to another thread that the test synchronises by hand.
+private struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -419,7 +419,7 @@ func naiveAttention(_ qkv: Tensor, heads: Int) -> [Double] {
 
 /// Runs `body` on the portable kernels when asked, else on whatever this machine uses.
 func onKernels(portable: Bool, _ body: () -> Void) {
-    if portable { NativeKernels.withPortableKernels(body) } else { body() }
+    NativeKernels.withPortableKernels(portable, body)
 }
 
 struct AttentionCase: Sendable, CustomTestStringConvertible {

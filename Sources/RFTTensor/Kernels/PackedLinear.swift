@@ -47,10 +47,16 @@ public enum NativeKernels {
     /// True when the native kernels run here (on this machine, outside `withPortableKernels`).
     public static var isAvailable: Bool { supported && !portableOnly }
 
+    /// True inside `withPortableKernels` (on this thread, or on a worker given the caller's choice).
+    public static var portableOnlyHere: Bool { portableOnly }
+
     /// Runs `body` on the portable paths (OpenBLAS and the Swift kernels) even where the native
-    /// kernels exist, on the calling thread's ops: how tests check both.
-    public static func withPortableKernels<R>(_ body: () throws -> R) rethrows -> R {
-        try $portableOnly.withValue(true) { try body() }
+    /// kernels exist (`portable` false: as chosen outside): how tests check both. The choice is
+    /// task-local and does not reach GCD worker threads by itself; code that fans out (rft's
+    /// `parallelFor`, the sampler's groups) reads `portableOnlyHere` on the calling thread and
+    /// passes it on with `withPortableKernels(choice) { … }` in each worker.
+    public static func withPortableKernels<R>(_ portable: Bool = true, _ body: () throws -> R) rethrows -> R {
+        try $portableOnly.withValue(portable) { try body() }
     }
 }
 
