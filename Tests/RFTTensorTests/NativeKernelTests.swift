@@ -93,18 +93,19 @@ import Testing
 /// Runs body(0..<iterations) with each iteration on a new thread, and waits for all of them.
 private func runOnNewThreads(_ iterations: Int, _ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { body in
-        let box = UncheckedSendable(body)
+        let box = BodyBox(body)  // the threads hold the box, not the closure: it is dropped before returning
         let done = DispatchGroup()
         for i in 0..<iterations {
             done.enter()
-            Thread { box.value(i); done.leave() }.start()
+            Thread { box.body?(i); done.leave() }.start()
         }
         done.wait()
+        box.body = nil
     }
 }
 
-/// A value passed to another thread that the test synchronises by hand.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// A closure handed to threads the test synchronises by hand.
+private final class BodyBox: @unchecked Sendable {
+    var body: ((Int) -> Void)?
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }
