@@ -49,9 +49,12 @@ extension Tensor {
 
     /// Computes the gradient of this tensor with respect to every tensor that requires it and
     /// accumulates it into their `grad`. `gradient` defaults to 1 for a one-element tensor.
-    /// Intermediate gradients and the recorded graph are released as the walk passes them.
+    /// Intermediate gradients and the recorded graph are released as the walk passes them, so a
+    /// second `backward()` through the same graph stops with an error (as PyTorch raises one
+    /// without `retain_graph`): run the forward pass again.
     public func backward(gradient: Tensor? = nil) {
         precondition(requiresGrad, "backward() on a tensor that does not require gradients")
+        Tensor.checkGraphNotReleased(self)
         if let g = gradient {
             precondition(g.shape == shape, "backward gradient \(g.shape) for \(shape)")
             let buf = gradBuffer()
@@ -61,13 +64,21 @@ extension Tensor {
             gradBuffer()[0] += 1
         }
         for t in topologicalOrder().reversed() {
-            guard let node = t.node else { continue }
+            guard let node = t.node else { Tensor.checkGraphNotReleased(t); continue }
             t.node = nil
+            t.graphReleased = true
             if let g = t.grad {
                 node.backward(g)
                 t.grad = nil  // not a leaf: its gradient is consumed
             }
         }
+    }
+
+    /// Stops when `t` was computed by a graph an earlier backward() released: the gradient
+    /// reaching it would go nowhere.
+    private static func checkGraphNotReleased(_ t: Tensor) {
+        precondition(!t.graphReleased, "backward() through a graph that an earlier backward() already released "
+            + "(rft frees the graph as it goes, like PyTorch without retain_graph): run the forward pass again")
     }
 
     /// Tensors reachable from self through recorded nodes, each after all of its inputs.

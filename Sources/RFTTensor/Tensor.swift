@@ -17,6 +17,8 @@ public final class Tensor: @unchecked Sendable {
     public var grad: Tensor?
     /// How this tensor was computed, if it was recorded for autograd.
     var node: Node?
+    /// True once a `backward()` walked through this tensor's node and released it.
+    var graphReleased = false
 
     /// A tensor over `storage` (no copy).
     init(shape: [Int], storage: Storage, offset: Int = 0, requiresGrad: Bool = false) {

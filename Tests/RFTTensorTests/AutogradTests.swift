@@ -14,6 +14,25 @@ import Testing
         #expect(maxAbsDiff(gw2, gw1.map { 2 * $0 }) < 1e-6)
     }
 
+    /// A second backward() through a released graph stops with an error instead of silently
+    /// adding nothing (the loss itself, and an intermediate the first walk passed through).
+    @Test func secondBackwardThroughAReleasedGraphStops() async {
+        await #expect(processExitsWith: .failure) {
+            let x = Tensor(repeating: 1, shape: [3])
+            x.requiresGrad = true
+            let loss = gelu(x).sum()
+            loss.backward()
+            loss.backward()
+        }
+        await #expect(processExitsWith: .failure) {
+            let x = Tensor(repeating: 1, shape: [3])
+            x.requiresGrad = true
+            let hidden = gelu(x)
+            hidden.sum().backward()
+            hidden.sum().backward()
+        }
+    }
+
     @Test func tensorUsedTwiceGetsSumOfBothPaths() {
         // y = x·3 + gelu(x) → dy/dx = 3 + gelu'(x); and z = x·x → 2x.
         let x = param([5], seed: 202)
