@@ -102,7 +102,9 @@ public final class Sampler {
 
     /// Row groups, each generated start to finish by one thread with single-threaded products
     /// (each of rft's threads takes the next group left); nil = `automaticRowGroups`. With 1 group the
-    /// products are threaded. Samples do not depend on the grouping.
+    /// products are threaded. On the native kernels a row's samples and log-probs do not depend on
+    /// the grouping, bit for bit; on the portable path (OpenBLAS) its logits may differ in the last
+    /// bits between groupings, which are fixed for a given machine, thread count and batch.
     public var rowGroups: Int?
 
     /// A sampler for `model`.
