@@ -121,39 +121,104 @@ AVX2 static void panelRows(int m, int k, const float *x, int ldx, const float *p
 // slice, 64 KB, stays in L2).
 enum { KC = 256, MC = 64 };
 
-AVX2 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
-                            const float *bias, float *y, int ldy, int accumulate) {
-    int full = n / 16 * 16;
-    float block[4 * 16];
+// The rows of x (m of them) against one panel whose first `width` (1…16) features are real,
+// written to out (rows ldo apart): the one step that differs between instruction sets.
+typedef void PanelRows(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
+                       float *out, int ldo, int accumulate, int width);
+
+// The product's loops, shared by every instruction set: k in slices of KC (later slices add to
+// the first one's result, so each feature of a row is one chain per slice, in the same order on
+// every path), rows in blocks of MC, then each panel of 16 output features.
+static void linearPacked(PanelRows *rows, int m, int n, int k, const float *x, int ldx, const float *packed,
+                         const float *bias, float *y, int ldy, int accumulate) {
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC;
-        int acc = k0 > 0 ? 1 : accumulate;        // later slices add to the first one's result
+        int acc = k0 > 0 ? 1 : accumulate;
         const float *b = k0 > 0 ? 0 : bias;
         for (int i0 = 0; i0 < m; i0 += MC) {
             int mc = m - i0 < MC ? m - i0 : MC;
             const float *xs = x + (long)i0 * ldx + k0;
-            for (int j0 = 0; j0 < full; j0 += 16) {
+            for (int j0 = 0; j0 < n; j0 += 16) {
                 const float *panel = packed + (long)j0 * k + 16L * k0;
-                panelRows(mc, kc, xs, ldx, panel, b ? b + j0 : 0, y + (long)i0 * ldy + j0, ldy, acc);
-            }
-            if (full == n) continue;
-            // the last, partial panel: 16-wide rows into a scratch block (the packing zero-filled
-            // the missing features), then the valid columns added or copied out, four rows at a time
-            int width = n - full;
-            for (int r0 = 0; r0 < mc; r0 += 4) {
-                int rows = mc - r0 < 4 ? mc - r0 : 4;
-                const float *panel = packed + (long)full * k + 16L * k0;
-                panelRows(rows, kc, xs + (long)r0 * ldx, ldx, panel, 0, block, 16, 0);
-                for (int r = 0; r < rows; r++) {
-                    float *yr = y + (long)(i0 + r0 + r) * ldy + full;
-                    for (int j = 0; j < width; j++) {
-                        float v = block[16 * r + j] + (b ? b[full + j] : 0.0f);
-                        yr[j] = acc ? yr[j] + v : v;
-                    }
-                }
+                rows(mc, kc, xs, ldx, panel, b ? b + j0 : 0, y + (long)i0 * ldy + j0, ldy, acc, n - j0 < 16 ? n - j0 : 16);
             }
         }
     }
+}
+
+// AVX2: full panels as panelRows says; the last, partial one as 16-wide rows into a scratch
+// block (the packing zero-filled the missing features), then its valid columns added or copied
+// out, four rows at a time.
+AVX2 static void panelRowsAVX2(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
+                               float *out, int ldo, int accumulate, int width) {
+    if (width == 16) { panelRows(m, k, x, ldx, panel, bias, out, ldo, accumulate); return; }
+    float block[4 * 16];
+    for (int r0 = 0; r0 < m; r0 += 4) {
+        int rows = m - r0 < 4 ? m - r0 : 4;
+        panelRows(rows, k, x + (long)r0 * ldx, ldx, panel, 0, block, 16, 0);
+        for (int r = 0; r < rows; r++) {
+            float *yr = out + (long)(r0 + r) * ldo;
+            for (int j = 0; j < width; j++) {
+                float v = block[16 * r + j] + (bias ? bias[j] : 0.0f);
+                yr[j] = accumulate ? yr[j] + v : v;
+            }
+        }
+    }
+}
+
+AVX2 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
+                            const float *bias, float *y, int ldy, int accumulate) {
+    linearPacked(panelRowsAVX2, m, n, k, x, ldx, packed, bias, y, ldy, accumulate);
+}
+
+int rft_has_avx512f(void) {
+    __builtin_cpu_init();
+    return rft_has_avx2_fma() && __builtin_cpu_supports("avx512f");
+}
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma"), aligned(64)))
+
+// R rows of x against one panel with AVX-512: one 16-wide accumulator per row, one load of the
+// panel and R broadcast FMAs per step of k. Each feature of a row is the same single chain as in
+// the AVX2 tiles, and the bias and accumulate adds come in the same order, so the two paths give
+// the same bits. Features past `width` are neither read from bias or out nor written.
+#define WIDE_BLOCK(R)                                                                                    \
+    AVX512 static void wideBlock##R(int k, const float *x, int ldx, const float *panel, const float *bias, \
+                                    float *out, int ldo, int accumulate, __mmask16 mask) {                \
+        __m512 c[R];                                                                                     \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) c[r] = _mm512_setzero_ps();       \
+        for (int p = 0; p < k; p++) {                                                                    \
+            __m512 b = _mm512_load_ps(panel + 16 * p);                                                   \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++)                               \
+                c[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(long)r * ldx + p]), b, c[r]);                   \
+        }                                                                                                \
+        __m512 vb = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();                      \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {                                 \
+            __m512 v = bias ? _mm512_add_ps(c[r], vb) : c[r];                                            \
+            float *o = out + (long)r * ldo;                                                              \
+            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, o));                        \
+            _mm512_mask_storeu_ps(o, mask, v);                                                           \
+        }                                                                                                \
+    }
+WIDE_BLOCK(16)
+WIDE_BLOCK(8)
+WIDE_BLOCK(4)
+WIDE_BLOCK(1)
+#undef WIDE_BLOCK
+
+AVX512 static void panelRowsAVX512(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
+                                   float *out, int ldo, int accumulate, int width) {
+    __mmask16 mask = (__mmask16)((1u << width) - 1);
+    int i = 0;
+    for (; i + 16 <= m; i += 16) wideBlock16(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+    for (; i + 8 <= m; i += 8) wideBlock8(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+    for (; i + 4 <= m; i += 4) wideBlock4(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+    for (; i < m; i++) wideBlock1(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+}
+
+AVX512 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
+                                     const float *bias, float *y, int ldy, int accumulate) {
+    linearPacked(panelRowsAVX512, m, n, k, x, ldx, packed, bias, y, ldy, accumulate);
 }
 
 // exp of 8 floats: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial),
@@ -434,6 +499,12 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 }
 
 int rft_has_avx2_fma(void) { return 0; }
+int rft_has_avx512f(void) { return 0; }
+
+void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
+                              const float *bias, float *y, int ldy, int accumulate) {
+    (void)m; (void)n; (void)k; (void)x; (void)ldx; (void)packed; (void)bias; (void)y; (void)ldy; (void)accumulate;
+}
 
 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
                        const float *bias, float *y, int ldy, int accumulate) {

@@ -23,6 +23,14 @@ void rft_pack_linear(int n, int k, const float *w, float *packed);
 void rft_linear_packed(int m, int n, int k, const float *x, int ldx, const float *packed,
                        const float *bias, float *y, int ldy, int accumulate);
 
+/// 1 when this CPU (and its OS) runs the AVX-512 kernels below as well, else 0.
+int rft_has_avx512f(void);
+
+/// `rft_linear_packed` with 16-wide AVX-512 registers: the same arguments, the same packing and
+/// the same bits (each feature summed in the same order). Needs rft_has_avx512f().
+void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
+                              const float *bias, float *y, int ldy, int accumulate);
+
 /// One decoding query of one head over n cached positions: o (hs) = softmax(scale · K q) · V.
 /// kt is the head's keys in transposed 16-position tiles (⌈n/16⌉, hs, 16), 32-byte aligned;
 /// vt its values (n, hs); s is scratch for n rounded up to 16 floats. Needs rft_has_avx2_fma().

@@ -3,20 +3,25 @@ import CKernels
 /// A linear layer's weight packed once for the hand-written AVX2 + FMA product
 /// (`Sources/CKernels`): y = x·Wᵀ + b for a few rows at a time, with no per-call packing of W —
 /// what decoding needs, where every step multiplies ~32 rows by every weight. Exists only where
-/// `NativeKernels.isAvailable` (checked at run time; the build stays baseline x86-64).
+/// `NativeKernels.isAvailable` (checked at run time; the build stays baseline x86-64). On CPUs
+/// with AVX-512 it runs 16-wide registers instead, with the same bits (`NativeKernels.hasAVX512`).
 public final class PackedLinear: @unchecked Sendable {
     /// Output features (rows of W).
     public let outFeatures: Int
     /// Input features (columns of W).
     public let inFeatures: Int
     private let packed: Tensor
+    /// True when `apply` runs the AVX-512 kernel rather than the AVX2 one.
+    public let wide: Bool
 
     /// True when this machine runs the kernel (and it is not switched off).
     public static var isAvailable: Bool { NativeKernels.isAvailable }
 
-    /// Packs `weight` (out, in); nil when the kernel is not available.
-    public init?(_ weight: Tensor) {
+    /// Packs `weight` (out, in) for the AVX-512 kernel when `wide` (and the CPU has it), else
+    /// for the AVX2 one; nil when the kernels are not available.
+    public init?(_ weight: Tensor, wide: Bool = NativeKernels.hasAVX512) {
         guard PackedLinear.isAvailable else { return nil }
+        self.wide = wide && NativeKernels.hasAVX512
         precondition(weight.rank == 2, "PackedLinear: weight \(weight.shape) is not a matrix")
         (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         packed = Tensor(uninitialized: [Int(rft_packed_linear_floats(Int32(outFeatures), Int32(inFeatures)))])
@@ -27,19 +32,29 @@ public final class PackedLinear: @unchecked Sendable {
     @inline(__always)
     public func apply(rows m: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
                       y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-        rft_linear_packed(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y,
-                          Int32(ldy), accumulate ? 1 : 0)
+        let product = wide ? rft_linear_packed_avx512 : rft_linear_packed
+        product(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y, Int32(ldy),
+                accumulate ? 1 : 0)
     }
 }
 
 /// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product, decode
-/// attention, short-span attention (forward and backward) and GELU. Chosen at run time on CPUs that have both extensions, unless the
-/// environment sets `RFT_KERNELS=blas` (then OpenBLAS and the portable Swift kernels run).
+/// attention, short-span attention (forward and backward) and GELU. Chosen at run time on CPUs
+/// that have both extensions; the packed product runs AVX-512 where the CPU has that too. The
+/// environment can cap the choice: `RFT_KERNELS=blas` (OpenBLAS and the portable Swift kernels
+/// only) or `RFT_KERNELS=avx2` (no AVX-512).
 public enum NativeKernels {
     /// The CPU has AVX2 and FMA, and the environment does not switch the kernels off.
     static let supported: Bool = {
         if let choice = getenvString("RFT_KERNELS"), choice == "blas" { return false }
         return rft_has_avx2_fma() != 0
+    }()
+
+    /// The native kernels are supported, the CPU (and OS) run AVX-512F, and the environment does
+    /// not say `RFT_KERNELS=avx2`.
+    public static let hasAVX512: Bool = {
+        if let choice = getenvString("RFT_KERNELS"), choice == "avx2" { return false }
+        return supported && rft_has_avx512f() != 0
     }()
 
     @TaskLocal static var portableOnly = false
