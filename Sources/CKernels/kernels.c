@@ -1,5 +1,6 @@
-// AVX2 + FMA kernels (see ckernels.h). Every function that uses the instructions carries its own
-// target attribute; nothing here runs unless rft_has_avx2_fma() said yes.
+// AVX2 + FMA kernels, some also in an AVX-512 form (see ckernels.h). Every function that uses the
+// instructions carries its own target attribute; nothing here runs unless rft_has_avx2_fma() (and
+// for the AVX-512 forms rft_has_avx512f()) said yes.
 #include "ckernels.h"
 
 #include <string.h>
@@ -14,6 +15,15 @@ int rft_has_avx2_fma(void) {
 
 // (functions start on a 64-byte boundary, so their hot loops sit the same way in every build)
 #define AVX2 __attribute__((target("avx2,fma"), aligned(64)))
+#define AVX512 __attribute__((target("avx512f,avx2,fma"), aligned(64)))
+
+// The elementwise functions below come in an 8-wide AVX2 and a 16-wide AVX-512 form written
+// once: P is the intrinsics' prefix (_mm256, _mm512), V and VI the float and int vector types.
+// The same operations lane for lane, so the two forms give the same bits.
+#define ROUND_mm256(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define ROUND_mm512(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define ASFLOAT_mm256(v) _mm256_castsi256_ps(v)
+#define ASFLOAT_mm512(v) _mm512_castsi512_ps(v)
 
 // Adds bias (may be NULL) and, when accumulate, the 16 floats already at y to one row's two
 // accumulators, then stores them to y (full 16-wide panels only).
@@ -176,8 +186,6 @@ int rft_has_avx512f(void) {
     return rft_has_avx2_fma() && __builtin_cpu_supports("avx512f");
 }
 
-#define AVX512 __attribute__((target("avx512f,avx2,fma"), aligned(64)))
-
 // R rows of x against one panel with AVX-512: one 16-wide accumulator per row, one load of the
 // panel and R broadcast FMAs per step of k. Each feature of a row is the same single chain as in
 // the AVX2 tiles, and the bias and accumulate adds come in the same order, so the two paths give
@@ -221,24 +229,26 @@ AVX512 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ld
     linearPacked(panelRowsAVX512, m, n, k, x, ldx, packed, bias, y, ldy, accumulate);
 }
 
-// exp of 8 floats: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial),
-// about 1 ulp; inputs are clamped to [−87.3, 88.3] (−∞ gives a tiny positive number).
-AVX2 static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
+// exp: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial), about 1 ulp;
+// inputs are clamped to [−87.3, 88.3] (−∞ gives a tiny positive number).
+#define DEFINE_EXP(ATTR, NAME, P, V, VI)                                                              \
+    ATTR static inline V NAME(V x) {                                                                  \
+        x = P##_min_ps(P##_max_ps(x, P##_set1_ps(-87.3f)), P##_set1_ps(88.3f));                        \
+        V fx = ROUND##P(P##_mul_ps(x, P##_set1_ps(1.44269504088896341f)));                             \
+        V r = P##_fnmadd_ps(fx, P##_set1_ps(0.693359375f), x);                                         \
+        r = P##_fnmadd_ps(fx, P##_set1_ps(-2.12194440e-4f), r);                                        \
+        V y = P##_set1_ps(1.9875691500e-4f);                                                           \
+        y = P##_fmadd_ps(y, r, P##_set1_ps(1.3981999507e-3f));                                         \
+        y = P##_fmadd_ps(y, r, P##_set1_ps(8.3334519073e-3f));                                         \
+        y = P##_fmadd_ps(y, r, P##_set1_ps(4.1665795894e-2f));                                         \
+        y = P##_fmadd_ps(y, r, P##_set1_ps(1.6666665459e-1f));                                         \
+        y = P##_fmadd_ps(y, r, P##_set1_ps(5.0000001201e-1f));                                         \
+        y = P##_fmadd_ps(y, P##_mul_ps(r, r), P##_add_ps(r, P##_set1_ps(1.0f)));                       \
+        VI e = P##_slli_epi32(P##_add_epi32(P##_cvtps_epi32(fx), P##_set1_epi32(127)), 23);           \
+        return P##_mul_ps(y, ASFLOAT##P(e));                                                           \
+    }
+DEFINE_EXP(AVX2, exp8, _mm256, __m256, __m256i)
+DEFINE_EXP(AVX512, exp16, _mm512, __m512, __m512i)
 
 AVX2 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -304,6 +314,67 @@ AVX2 void rft_attend_one(const float *q, const float *kt, const float *vt, int n
         _mm256_storeu_ps(o + d0, _mm256_mul_ps(c0, inv));
     }
     float invs = 1.0f / hsum8(total);
+    for (; d0 < hs; d0++) {
+        float acc = 0;
+        for (int j = 0; j < n; j++) acc += s[j] * vt[(long)j * hs + d0];
+        o[d0] = acc * invs;
+    }
+}
+
+// rft_attend_one with 16-wide registers and the same bits: the score tile as two chains (even
+// and odd features), Σ e added 8 lanes at a time in the AVX2 order, each output feature one chain
+// over the positions.
+AVX512 void rft_attend_one_avx512(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
+                                  float *s, float *o) {
+    const __m512 ninf = _mm512_set1_ps(-__builtin_inff()), vscale = _mm512_set1_ps(scale);
+    __m512 mx = ninf;
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        const float *tile = kt + (long)j0 * hs;  // (hs, 16)
+        __m512 c = _mm512_setzero_ps(), d = c;
+        int p = 0;
+        for (; p + 2 <= hs; p += 2) {
+            c = _mm512_fmadd_ps(_mm512_set1_ps(q[p]), _mm512_loadu_ps(tile + 16 * p), c);
+            d = _mm512_fmadd_ps(_mm512_set1_ps(q[p + 1]), _mm512_loadu_ps(tile + 16 * p + 16), d);
+        }
+        if (p < hs) c = _mm512_fmadd_ps(_mm512_set1_ps(q[p]), _mm512_loadu_ps(tile + 16 * p), c);
+        __m512 sc = _mm512_mul_ps(_mm512_add_ps(c, d), vscale);
+        if (n - j0 < 16) sc = _mm512_mask_blend_ps((__mmask16)((1u << (n - j0)) - 1), ninf, sc);
+        _mm512_storeu_ps(s + j0, sc);
+        mx = _mm512_max_ps(mx, sc);
+    }
+    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m256 total = _mm256_setzero_ps();
+    for (int j0 = 0; j0 < n; j0 += 16) {
+        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j0), m));
+        if (n - j0 < 16) e = _mm512_maskz_mov_ps((__mmask16)((1u << (n - j0)) - 1), e);
+        _mm512_storeu_ps(s + j0, e);
+        total = _mm256_add_ps(total, _mm512_castps512_ps256(e));
+        if (j0 + 8 < n) total = _mm256_add_ps(total, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    }
+    float invs = 1.0f / hsum8(total);
+    __m512 inv = _mm512_set1_ps(invs);
+    int d0 = 0;
+    for (; d0 + 32 <= hs; d0 += 32) {
+        __m512 c0 = _mm512_setzero_ps(), c1 = c0;
+        for (int j = 0; j < n; j++) {
+            const float *row = vt + (long)j * hs + d0;
+            __m512 w = _mm512_set1_ps(s[j]);
+            c0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(row), c0);
+            c1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(row + 16), c1);
+        }
+        _mm512_storeu_ps(o + d0, _mm512_mul_ps(c0, inv));
+        _mm512_storeu_ps(o + d0 + 16, _mm512_mul_ps(c1, inv));
+    }
+    for (; d0 + 16 <= hs; d0 += 16) {
+        __m512 c0 = _mm512_setzero_ps();
+        for (int j = 0; j < n; j++) c0 = _mm512_fmadd_ps(_mm512_set1_ps(s[j]), _mm512_loadu_ps(vt + (long)j * hs + d0), c0);
+        _mm512_storeu_ps(o + d0, _mm512_mul_ps(c0, inv));
+    }
+    for (; d0 + 8 <= hs; d0 += 8) {
+        __m256 c0 = _mm256_setzero_ps();
+        for (int j = 0; j < n; j++) c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(s + j), _mm256_loadu_ps(vt + (long)j * hs + d0), c0);
+        _mm256_storeu_ps(o + d0, _mm256_mul_ps(c0, _mm512_castps512_ps256(inv)));
+    }
     for (; d0 < hs; d0++) {
         float acc = 0;
         for (int j = 0; j < n; j++) acc += s[j] * vt[(long)j * hs + d0];
@@ -409,35 +480,52 @@ AVX2 void rft_span_attention_backward(int n, int m, int hs, int c3, int c, float
 #undef SPAN_ROW
 #undef SPAN_GRAD_ROW
 
-// tanh of 8 floats: the 13/6-degree rational approximation of the Swift kernel (`vtanh`).
-AVX2 static inline __m256 tanh8(__m256 x) {
-    const __m256 lim = _mm256_set1_ps(7.90531110763549805f);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-2.76076847742355e-16f);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.00018790482477e-13f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
-    __m256 q = _mm256_set1_ps(1.19825839466702e-06f);
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.18534705686654e-04f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
-    return _mm256_div_ps(_mm256_mul_ps(x, p), q);
-}
+// tanh: the 13/6-degree rational approximation of the Swift kernel (`vtanh`).
+#define DEFINE_TANH(ATTR, NAME, P, V)                                                                 \
+    ATTR static inline V NAME(V x) {                                                                  \
+        const V lim = P##_set1_ps(7.90531110763549805f);                                               \
+        x = P##_min_ps(P##_max_ps(x, P##_sub_ps(P##_setzero_ps(), lim)), lim);                         \
+        V x2 = P##_mul_ps(x, x);                                                                       \
+        V p = P##_set1_ps(-2.76076847742355e-16f);                                                     \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(2.00018790482477e-13f));                                   \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(-8.60467152213735e-11f));                                  \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(5.12229709037114e-08f));                                   \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(1.48572235717979e-05f));                                   \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(6.37261928875436e-04f));                                   \
+        p = P##_fmadd_ps(p, x2, P##_set1_ps(4.89352455891786e-03f));                                   \
+        V q = P##_set1_ps(1.19825839466702e-06f);                                                      \
+        q = P##_fmadd_ps(q, x2, P##_set1_ps(1.18534705686654e-04f));                                   \
+        q = P##_fmadd_ps(q, x2, P##_set1_ps(2.26843463243900e-03f));                                   \
+        q = P##_fmadd_ps(q, x2, P##_set1_ps(4.89352518554385e-03f));                                   \
+        return P##_div_ps(P##_mul_ps(x, p), q);                                                        \
+    }
+DEFINE_TANH(AVX2, tanh8, _mm256, __m256)
+DEFINE_TANH(AVX512, tanh16, _mm512, __m512)
 
-// GELU(tanh) of 8 floats; *t receives the tanh.
-AVX2 static inline __m256 gelu8(__m256 v, __m256 *t) {
-    __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f),
-                             _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), v), _mm256_mul_ps(v, v), v));
-    *t = tanh8(u);
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), *t));
-}
+// GELU(tanh); *t receives the tanh.
+#define DEFINE_GELU(ATTR, NAME, TANH, P, V)                                                           \
+    ATTR static inline V NAME(V v, V *t) {                                                            \
+        V u = P##_mul_ps(P##_set1_ps(0.7978845608028654f),                                             \
+                         P##_fmadd_ps(P##_mul_ps(P##_set1_ps(0.044715f), v), P##_mul_ps(v, v), v));    \
+        *t = TANH(u);                                                                                  \
+        return P##_mul_ps(P##_mul_ps(P##_set1_ps(0.5f), v), P##_add_ps(P##_set1_ps(1.0f), *t));        \
+    }
+DEFINE_GELU(AVX2, gelu8, tanh8, _mm256, __m256)
+DEFINE_GELU(AVX512, gelu16, tanh16, _mm512, __m512)
 
-AVX2 void rft_gelu(long n, const float *x, float *y, float *tanhs) {
-    long i = 0;
+// d GELU/dx at v given its tanh t: 0.5·(1 + t) + 0.5·v·(1 − t²)·√(2/π)·(1 + 3·0.044715·v²).
+#define DEFINE_GELU_SLOPE(ATTR, NAME, P, V)                                                           \
+    ATTR static inline V NAME(V v, V t) {                                                             \
+        V one = P##_set1_ps(1.0f), half = P##_set1_ps(0.5f);                                           \
+        V du = P##_mul_ps(P##_set1_ps(0.7978845608028654f), P##_fmadd_ps(P##_set1_ps(0.134145f), P##_mul_ps(v, v), one)); \
+        V a = P##_mul_ps(half, P##_add_ps(one, t));                                                    \
+        return P##_fmadd_ps(P##_mul_ps(P##_mul_ps(half, v), P##_fnmadd_ps(t, t, one)), du, a);         \
+    }
+DEFINE_GELU_SLOPE(AVX2, geluSlope8, _mm256, __m256)
+DEFINE_GELU_SLOPE(AVX512, geluSlope16, _mm512, __m512)
+
+// y = GELU(x) from index i on, 8 at a time, the last n − i mod 8 through a zero-padded block.
+AVX2 static inline void geluFrom(long i, long n, const float *x, float *y, float *tanhs) {
     __m256 t;
     for (; i + 8 <= n; i += 8) {
         __m256 g = gelu8(_mm256_loadu_ps(x + i), &t);
@@ -453,16 +541,21 @@ AVX2 void rft_gelu(long n, const float *x, float *y, float *tanhs) {
     }
 }
 
-// d GELU/dx at v given its tanh t: 0.5·(1 + t) + 0.5·v·(1 − t²)·√(2/π)·(1 + 3·0.044715·v²).
-AVX2 static inline __m256 geluSlope8(__m256 v, __m256 t) {
-    __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-    __m256 du = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.134145f), _mm256_mul_ps(v, v), one));
-    __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, t));
-    return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_fnmadd_ps(t, t, one)), du, a);
+AVX2 void rft_gelu(long n, const float *x, float *y, float *tanhs) { geluFrom(0, n, x, y, tanhs); }
+
+AVX512 void rft_gelu_avx512(long n, const float *x, float *y, float *tanhs) {
+    long i = 0;
+    __m512 t;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = gelu16(_mm512_loadu_ps(x + i), &t);
+        _mm512_storeu_ps(y + i, g);
+        if (tanhs) _mm512_storeu_ps(tanhs + i, t);
+    }
+    geluFrom(i, n, x, y, tanhs);  // the rest as the AVX2 kernel does it (the same bits)
 }
 
-AVX2 void rft_gelu_backward(long n, const float *x, const float *tanhs, const float *g, float *gx) {
-    long i = 0;
+// gx += g · GELU'(x) from index i on, 8 at a time, the rest through a zero-padded block.
+AVX2 static inline void geluBackwardFrom(long i, long n, const float *x, const float *tanhs, const float *g, float *gx) {
     for (; i + 8 <= n; i += 8) {
         __m256 d = _mm256_mul_ps(_mm256_loadu_ps(g + i), geluSlope8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(tanhs + i)));
         _mm256_storeu_ps(gx + i, _mm256_add_ps(_mm256_loadu_ps(gx + i), d));
@@ -473,6 +566,19 @@ AVX2 void rft_gelu_backward(long n, const float *x, const float *tanhs, const fl
         _mm256_storeu_ps(out, geluSlope8(_mm256_loadu_ps(xv), _mm256_loadu_ps(tv)));
         for (long j = i; j < n; j++) gx[j] += g[j] * out[j - i];
     }
+}
+
+AVX2 void rft_gelu_backward(long n, const float *x, const float *tanhs, const float *g, float *gx) {
+    geluBackwardFrom(0, n, x, tanhs, g, gx);
+}
+
+AVX512 void rft_gelu_backward_avx512(long n, const float *x, const float *tanhs, const float *g, float *gx) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_mul_ps(_mm512_loadu_ps(g + i), geluSlope16(_mm512_loadu_ps(x + i), _mm512_loadu_ps(tanhs + i)));
+        _mm512_storeu_ps(gx + i, _mm512_add_ps(_mm512_loadu_ps(gx + i), d));
+    }
+    geluBackwardFrom(i, n, x, tanhs, g, gx);
 }
 
 #else  // not x86-64: no kernels; callers use OpenBLAS and the Swift kernels
@@ -500,6 +606,15 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 
 int rft_has_avx2_fma(void) { return 0; }
 int rft_has_avx512f(void) { return 0; }
+
+void rft_gelu_avx512(long n, const float *x, float *y, float *tanhs) { (void)n; (void)x; (void)y; (void)tanhs; }
+void rft_gelu_backward_avx512(long n, const float *x, const float *tanhs, const float *g, float *gx) {
+    (void)n; (void)x; (void)tanhs; (void)g; (void)gx;
+}
+
+void rft_attend_one_avx512(const float *q, const float *kt, const float *vt, int n, int hs, float scale, float *s, float *o) {
+    (void)q; (void)kt; (void)vt; (void)n; (void)hs; (void)scale; (void)s; (void)o;
+}
 
 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
                               const float *bias, float *y, int ldy, int accumulate) {

@@ -68,8 +68,7 @@ import Testing
             for (packed, y) in [(narrow, a), (wide, b)] {
                 packed.apply(rows: m, x: x.data, ldx: k, bias: withBias ? bias.data : nil, y: y.data, ldy: n, accumulate: accumulate)
             }
-            let differing = zip(a.toArray(), b.toArray()).filter { $0.bitPattern != $1.bitPattern }.count
-            #expect(differing == 0, "bias \(withBias), accumulate \(accumulate): \(differing) of \(m * n) differ")
+            #expect(differingBits(a, b) == 0, "bias \(withBias), accumulate \(accumulate)")
         }
     }
 
@@ -98,20 +97,62 @@ import Testing
     /// Head sizes with 32-, 8- and 1-feature tails; lengths inside a tile, at its edge and past it.
     @Test(arguments: [12, 16, 20, 32, 40, 48])
     func attendOneMatchesSwift(headSize hs: Int) {
-        var g = RandomGenerator(seed: UInt64(hs))
-        for n in [1, 7, 16, 17, 40] {
-            let tiles = (n + 15) / 16
-            let q = Tensor.randomNormal([hs], using: &g)
-            let keys = Tensor.randomNormal([tiles * hs * 16], using: &g), values = Tensor.randomNormal([tiles * 16 * hs], using: &g)
-            let scale = 1 / Float(hs).squareRoot()
-            let s1 = Tensor(zeros: [tiles * 16]), s2 = Tensor(zeros: [tiles * 16])
+        forEachAttendCase(headSize: hs) { n, q, keys, values, scale, s in
             let o1 = Tensor(zeros: [hs]), o2 = Tensor(zeros: [hs])
-            DecodeKernels.attendOne(q: q.data, keys: keys.data, values: values.data, count: n, headSize: hs, scale: scale,
-                                    scratch: s1.data, out: o1.data)
-            rft_attend_one(q.data, keys.data, values.data, Int32(n), Int32(hs), scale, s2.data, o2.data)
+            DecodeKernels.attendOne(q: q, keys: keys, values: values, count: n, headSize: hs, scale: scale, scratch: s, out: o1.data)
+            rft_attend_one(q, keys, values, Int32(n), Int32(hs), scale, s, o2.data)
             #expect(maxAbsDiff(o2.toArray(), o1.toArray()) < 1e-5, "n = \(n)")
         }
     }
+
+    /// The AVX-512 decode attention gives the AVX2 one's bits (head sizes with 32-, 16-, 8- and
+    /// 1-feature tails; lengths inside a 16-position tile, at its edge and past it).
+    @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"), arguments: [12, 16, 20, 32, 40, 48, 56])
+    func wideAttendOneGivesTheAVX2Bits(headSize hs: Int) {
+        forEachAttendCase(headSize: hs) { n, q, keys, values, scale, s in
+            let o1 = Tensor(zeros: [hs]), o2 = Tensor(zeros: [hs])
+            rft_attend_one(q, keys, values, Int32(n), Int32(hs), scale, s, o1.data)
+            rft_attend_one_avx512(q, keys, values, Int32(n), Int32(hs), scale, s, o2.data)
+            #expect(differingBits(o1, o2) == 0, "n = \(n)")
+        }
+    }
+
+    /// The AVX-512 GELU, forward (values and saved tanhs) and backward, gives the AVX2 one's bits, for
+    /// lengths with 16-, 8- and shorter tails and inputs out to the tanh's clamp.
+    @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"), arguments: [1, 7, 8, 15, 16, 24, 31, 40, 1000])
+    func wideGeluGivesTheAVX2Bits(count n: Int) {
+        var g = RandomGenerator(seed: UInt64(n))
+        let x = Tensor.randomNormal([n], std: 4, using: &g), grad = Tensor.randomNormal([n], using: &g)
+        let start = Tensor.randomNormal([n], using: &g)
+        let (y1, t1, gx1) = (Tensor(zeros: [n]), Tensor(zeros: [n]), start.copy())
+        let (y2, t2, gx2) = (Tensor(zeros: [n]), Tensor(zeros: [n]), start.copy())
+        rft_gelu(n, x.data, y1.data, t1.data)
+        rft_gelu_avx512(n, x.data, y2.data, t2.data)
+        rft_gelu_backward(n, x.data, t1.data, grad.data, gx1.data)
+        rft_gelu_backward_avx512(n, x.data, t2.data, grad.data, gx2.data)
+        for (a, b, what) in [(y1, y2, "gelu"), (t1, t2, "tanh"), (gx1, gx2, "backward")] {
+            #expect(differingBits(a, b) == 0, "\(what), n = \(n)")
+        }
+    }
+
+    /// Calls body(n, q, keys, values, scale, scratch) for random decode-attention inputs of head size
+    /// hs and lengths 1, 7, 8, 9, 16, 17, 40: keys in (⌈n/16⌉, hs, 16) tiles, values (n, hs).
+    private func forEachAttendCase(headSize hs: Int, _ body: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                                             Float, UnsafeMutablePointer<Float>) -> Void) {
+        var g = RandomGenerator(seed: UInt64(hs))
+        for n in [1, 7, 8, 9, 16, 17, 40] {
+            let tiles = (n + 15) / 16
+            let q = Tensor.randomNormal([hs], using: &g)
+            let keys = Tensor.randomNormal([tiles * hs * 16], using: &g), values = Tensor.randomNormal([tiles * 16 * hs], using: &g)
+            let scratch = Tensor(zeros: [tiles * 16])
+            body(n, q.data, keys.data, values.data, 1 / Float(hs).squareRoot(), scratch.data)
+        }
+    }
+}
+
+/// How many elements of a and b (the same count) differ in any bit.
+private func differingBits(_ a: Tensor, _ b: Tensor) -> Int {
+    zip(a.toArray(), b.toArray()).filter { $0.bitPattern != $1.bitPattern }.count
 }
 
 /// Runs body(0..<iterations) with each iteration on a new thread, and waits for all of them.

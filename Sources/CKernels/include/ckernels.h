@@ -1,5 +1,6 @@
-// rft's hand-written x86-64 kernels: compiled for AVX2 + FMA behind per-function target
-// attributes and chosen at run time, so the package still builds and runs for baseline x86-64.
+// rft's hand-written x86-64 kernels: compiled for AVX2 + FMA (and, for the `_avx512` forms,
+// AVX-512F) behind per-function target attributes and chosen at run time, so the package still
+// builds and runs for baseline x86-64. Each AVX-512 form gives its AVX2 kernel's bits.
 #ifndef RFT_CKERNELS_H
 #define RFT_CKERNELS_H
 
@@ -37,6 +38,11 @@ void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, cons
 void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
                     float *s, float *o);
 
+/// `rft_attend_one` with 16-wide AVX-512 registers: the same arguments and the same bits.
+/// Needs rft_has_avx512f().
+void rft_attend_one_avx512(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
+                           float *s, float *o);
+
 /// One head of a short attention span (see `packedSelfAttention`): n queries that see m prefix
 /// rows and their own rows causally. q, prefix and own point at the head's q columns of their
 /// first row (k at +c, v at +2c, rows c3 apart); o at the head's first output row (rows c apart).
@@ -56,6 +62,12 @@ void rft_gelu(long n, const float *x, float *y, float *tanhs);
 
 /// gx += g · GELU'(x), with the tanhs `rft_gelu` saved. Needs rft_has_avx2_fma().
 void rft_gelu_backward(long n, const float *x, const float *tanhs, const float *g, float *gx);
+
+/// `rft_gelu` with 16-wide AVX-512 registers: the same bits. Needs rft_has_avx512f().
+void rft_gelu_avx512(long n, const float *x, float *y, float *tanhs);
+
+/// `rft_gelu_backward` with 16-wide AVX-512 registers: the same bits. Needs rft_has_avx512f().
+void rft_gelu_backward_avx512(long n, const float *x, const float *tanhs, const float *g, float *gx);
 
 #ifdef __cplusplus
 }

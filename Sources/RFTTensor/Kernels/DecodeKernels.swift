@@ -19,7 +19,7 @@ public enum DecodeKernels {
 
     /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).
     public static func geluInPlace(_ n: Int, _ p: UnsafeMutablePointer<Float>) {
-        if NativeKernels.isAvailable { rft_gelu(n, p, p, nil); return }
+        if NativeKernels.isAvailable { NativeKernels.gelu(n, p, p, nil); return }
         @inline(__always) func gelu(_ v: Vec) -> Vec { 0.5 * v * (1 + vtanh(geluScale * (v + 0.044715 * v * v * v))) }
         var i = 0
         while i + 16 <= n { store16(gelu(load16(p + i)), p + i); i += 16 }  // a plain loop: no closure call per vector
@@ -54,13 +54,14 @@ public enum DecodeKernels {
         }
         let scale = 1 / Float(hs).squareRoot()
         let native = NativeKernels.isAvailable  // a task-local read: once per call, not per query
+        let attend = NativeKernels.hasAVX512 ? rft_attend_one_avx512 : rft_attend_one  // the same bits
         for i in 0..<queries {
             let (r, n) = (rows[i], positions[i] + 1)
             for h in 0..<heads {
                 let (q, kt, vt, o) = (qkv + i * c3 + h * hs, keys + (r * heads + h) * block, values + (r * heads + h) * block,
                                       out + i * c + h * hs)
                 if native {
-                    rft_attend_one(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
+                    attend(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
                 } else {
                     attendOne(q: q, keys: kt, values: vt, count: n, headSize: hs, scale: scale, scratch: s, out: o)
                 }

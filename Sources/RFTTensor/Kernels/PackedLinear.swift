@@ -59,6 +59,18 @@ public enum NativeKernels {
 
     @TaskLocal static var portableOnly = false
 
+    /// y = GELU(x) over n floats (y may be x), tanhs (if given) receiving each tanh: the AVX-512
+    /// kernel where `hasAVX512`, else the AVX2 one (the same bits). Needs `isAvailable`.
+    static func gelu(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ tanhs: UnsafeMutablePointer<Float>?) {
+        if hasAVX512 { rft_gelu_avx512(n, x, y, tanhs) } else { rft_gelu(n, x, y, tanhs) }
+    }
+
+    /// gx += g · GELU'(x) over n floats, with the tanhs `gelu` saved; as `gelu` chooses.
+    static func geluBackward(_ n: Int, _ x: UnsafePointer<Float>, _ tanhs: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+                             _ gx: UnsafeMutablePointer<Float>) {
+        if hasAVX512 { rft_gelu_backward_avx512(n, x, tanhs, g, gx) } else { rft_gelu_backward(n, x, tanhs, g, gx) }
+    }
+
     /// True when the native kernels run here (on this machine, outside `withPortableKernels`).
     public static var isAvailable: Bool { supported && !portableOnly }
 

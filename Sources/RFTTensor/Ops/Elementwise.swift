@@ -157,7 +157,7 @@ public func gelu(_ x: Tensor) -> Tensor {
     let (px, po, pt) = (x.data, out.data, tanhs?.data)
     parallelFor(x.count, grain: 1 << 15) { r in
         if NativeKernels.isAvailable {
-            rft_gelu(r.count, px + r.lowerBound, po + r.lowerBound, pt.map { $0 + r.lowerBound })
+            NativeKernels.gelu(r.count, px + r.lowerBound, po + r.lowerBound, pt.map { $0 + r.lowerBound })
             return
         }
         var i = r.lowerBound
@@ -184,7 +184,7 @@ public func gelu(_ x: Tensor) -> Tensor {
         let gx = x.gradBuffer(), pt = tanhs.data, pg = g.data
         parallelFor(x.count, grain: 1 << 15) { r in
             if NativeKernels.isAvailable {
-                rft_gelu_backward(r.count, px + r.lowerBound, pt + r.lowerBound, pg + r.lowerBound, gx + r.lowerBound)
+                NativeKernels.geluBackward(r.count, px + r.lowerBound, pt + r.lowerBound, pg + r.lowerBound, gx + r.lowerBound)
                 return
             }
             @inline(__always) func grad(_ v: Vec, _ t: Vec) -> Vec {
