@@ -208,20 +208,26 @@ int rft_has_avx512f(void) {
             _mm512_mask_storeu_ps(o, mask, v);                                                           \
         }                                                                                                \
     }
-WIDE_BLOCK(16)
-WIDE_BLOCK(8)
-WIDE_BLOCK(4)
-WIDE_BLOCK(1)
+WIDE_BLOCK(1) WIDE_BLOCK(2) WIDE_BLOCK(3) WIDE_BLOCK(4) WIDE_BLOCK(5) WIDE_BLOCK(6) WIDE_BLOCK(7) WIDE_BLOCK(8)
+WIDE_BLOCK(9) WIDE_BLOCK(10) WIDE_BLOCK(11) WIDE_BLOCK(12) WIDE_BLOCK(13) WIDE_BLOCK(14) WIDE_BLOCK(15) WIDE_BLOCK(16)
 #undef WIDE_BLOCK
 
+typedef void WideBlock(int k, const float *x, int ldx, const float *panel, const float *bias, float *out, int ldo,
+                       int accumulate, __mmask16 mask);
+// wideBlocks[r]: the block of r rows (a block of fewer than 16 rows keeps r chains in flight,
+// where smaller blocks one after another would wait on the FMA latency).
+static WideBlock *const wideBlocks[17] = {
+    0, wideBlock1, wideBlock2, wideBlock3, wideBlock4, wideBlock5, wideBlock6, wideBlock7, wideBlock8,
+    wideBlock9, wideBlock10, wideBlock11, wideBlock12, wideBlock13, wideBlock14, wideBlock15, wideBlock16,
+};
+
+// Sixteen rows at a time, then the rest as one block.
 AVX512 static void panelRowsAVX512(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
                                    float *out, int ldo, int accumulate, int width) {
     __mmask16 mask = (__mmask16)((1u << width) - 1);
     int i = 0;
     for (; i + 16 <= m; i += 16) wideBlock16(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
-    for (; i + 8 <= m; i += 8) wideBlock8(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
-    for (; i + 4 <= m; i += 4) wideBlock4(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
-    for (; i < m; i++) wideBlock1(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+    if (i < m) wideBlocks[m - i](k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
 }
 
 AVX512 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,

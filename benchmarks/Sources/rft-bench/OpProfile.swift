@@ -90,10 +90,15 @@ func packedLinearProfile(repeats: Int = 2000) {
             return median(t)
         }
         let blas = time { BLAS.gemmSerial(transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: w.data, ldb: k, c: y.data, ldc: n) }
-        guard let packed = PackedLinear(w) else { print("packed kernel not available"); return }
+        guard let packed = PackedLinear(w), let narrow = PackedLinear(w, wide: false) else {
+            print("packed kernel not available"); return
+        }
         let kernel = time { packed.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false) }
+        let avx2 = time { narrow.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false) }
         let pack = time { _ = PackedLinear(w) }
         let gflop = 2.0 * Double(m * n * k) / 1e3
-        print("(\(m), \(n), \(k)) sgemm \(String(format: "%.2f", blas)) µs (\(String(format: "%.1f", gflop / blas)) GFLOP/s)  packed \(String(format: "%.2f", kernel)) µs (\(String(format: "%.1f", gflop / kernel)) GFLOP/s)  pack \(String(format: "%.1f", pack)) µs")
+        func rate(_ us: Double) -> String { String(format: "%.2f µs (%.1f GFLOP/s)", us, gflop / us) }
+        let wide = packed.wide ? "  avx512 \(rate(kernel))" : ""
+        print("(\(m), \(n), \(k)) sgemm \(rate(blas))  avx2 \(rate(avx2))\(wide)  pack \(String(format: "%.1f", pack)) µs")
     }
 }
