@@ -75,8 +75,8 @@ func timeOps(_ ops: [(String, () -> Tensor)], repeats: Int) {
     }
 }
 
-/// The decode products, (rows, out, in) at `sample tiny`'s shapes: the packed AVX2 kernel
-/// against a single-threaded sgemm, median µs per product.
+/// The decode products, (rows, out, in) at `sample tiny`'s shapes: the packed AVX2 kernel (and
+/// the AVX-512 one where the CPU has it) against a single-threaded sgemm, median µs per product.
 func packedLinearProfile(repeats: Int = 2000) {
     var g = RandomGenerator(seed: 3)
     let shapes = [(32, 384, 128), (32, 128, 128), (32, 512, 128), (32, 128, 512), (32, 65, 128), (6, 384, 128),
