@@ -3,6 +3,7 @@
 // for the AVX-512 forms rft_has_avx512f()) said yes.
 #include "ckernels.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -186,53 +187,191 @@ int rft_has_avx512f(void) {
     return rft_has_avx2_fma() && __builtin_cpu_supports("avx512f");
 }
 
+// How a block's sums reach out: v = alpha·sum (+ bias) (+ beta·out, out read only when beta ≠ 0).
+typedef struct { const float *bias; float alpha, beta; } Finish;
+
 // R rows of x against one panel with AVX-512: one 16-wide accumulator per row, one load of the
 // panel and R broadcast FMAs per step of k. Each feature of a row is the same single chain as in
-// the AVX2 tiles, and the bias and accumulate adds come in the same order, so the two paths give
-// the same bits. Features past `width` are neither read from bias or out nor written.
-#define WIDE_BLOCK(R)                                                                                    \
-    AVX512 static void wideBlock##R(int k, const float *x, int ldx, const float *panel, const float *bias, \
-                                    float *out, int ldo, int accumulate, __mmask16 mask) {                \
+// the AVX2 tiles, and with alpha = 1 and beta ∈ {0, 1} the bias and out adds come in the same
+// order, so the two paths give the same bits. Features past `width` (mask) are neither read from
+// bias or out nor written. X_AT(r, p) is where row r's element p sits: x row-major (rows ldx
+// apart) or column-major (op(A) of a transposed A: columns ldx apart).
+#define WIDE_BLOCK(NAME, R, X_AT)                                                                        \
+    AVX512 static void NAME##R(int k, const float *x, int ldx, const float *panel, Finish f, float *out,  \
+                               int ldo, __mmask16 mask) {                                                \
         __m512 c[R];                                                                                     \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) c[r] = _mm512_setzero_ps();       \
         for (int p = 0; p < k; p++) {                                                                    \
             __m512 b = _mm512_load_ps(panel + 16 * p);                                                   \
             _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++)                               \
-                c[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(long)r * ldx + p]), b, c[r]);                   \
+                c[r] = _mm512_fmadd_ps(_mm512_set1_ps(X_AT(r, p)), b, c[r]);                             \
         }                                                                                                \
-        __m512 vb = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();                      \
+        __m512 vb = f.bias ? _mm512_maskz_loadu_ps(mask, f.bias) : _mm512_setzero_ps();                  \
         _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {                                 \
-            __m512 v = bias ? _mm512_add_ps(c[r], vb) : c[r];                                            \
+            __m512 v = f.alpha != 1.0f ? _mm512_mul_ps(_mm512_set1_ps(f.alpha), c[r]) : c[r];            \
+            if (f.bias) v = _mm512_add_ps(v, vb);                                                        \
             float *o = out + (long)r * ldo;                                                              \
-            if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, o));                        \
+            if (f.beta != 0.0f) {                                                                        \
+                __m512 y = _mm512_maskz_loadu_ps(mask, o);                                               \
+                v = _mm512_add_ps(v, f.beta == 1.0f ? y : _mm512_mul_ps(_mm512_set1_ps(f.beta), y));     \
+            }                                                                                            \
             _mm512_mask_storeu_ps(o, mask, v);                                                           \
         }                                                                                                \
     }
-WIDE_BLOCK(1) WIDE_BLOCK(2) WIDE_BLOCK(3) WIDE_BLOCK(4) WIDE_BLOCK(5) WIDE_BLOCK(6) WIDE_BLOCK(7) WIDE_BLOCK(8)
-WIDE_BLOCK(9) WIDE_BLOCK(10) WIDE_BLOCK(11) WIDE_BLOCK(12) WIDE_BLOCK(13) WIDE_BLOCK(14) WIDE_BLOCK(15) WIDE_BLOCK(16)
+#define ROW_MAJOR(r, p) x[(long)(r) * ldx + (p)]
+#define COLUMN_MAJOR(r, p) x[(long)(p) * ldx + (r)]
+#define WIDE_BLOCKS(NAME, X_AT)                                                                          \
+    WIDE_BLOCK(NAME, 1, X_AT) WIDE_BLOCK(NAME, 2, X_AT) WIDE_BLOCK(NAME, 3, X_AT) WIDE_BLOCK(NAME, 4, X_AT) \
+    WIDE_BLOCK(NAME, 5, X_AT) WIDE_BLOCK(NAME, 6, X_AT) WIDE_BLOCK(NAME, 7, X_AT) WIDE_BLOCK(NAME, 8, X_AT) \
+    WIDE_BLOCK(NAME, 9, X_AT) WIDE_BLOCK(NAME, 10, X_AT) WIDE_BLOCK(NAME, 11, X_AT) WIDE_BLOCK(NAME, 12, X_AT) \
+    WIDE_BLOCK(NAME, 13, X_AT) WIDE_BLOCK(NAME, 14, X_AT) WIDE_BLOCK(NAME, 15, X_AT) WIDE_BLOCK(NAME, 16, X_AT) \
+    static WideBlock *const NAME##s[17] = {                                                              \
+        0, NAME##1, NAME##2, NAME##3, NAME##4, NAME##5, NAME##6, NAME##7, NAME##8,                       \
+        NAME##9, NAME##10, NAME##11, NAME##12, NAME##13, NAME##14, NAME##15, NAME##16,                   \
+    };
+
+typedef void WideBlock(int k, const float *x, int ldx, const float *panel, Finish f, float *out, int ldo,
+                       __mmask16 mask);
+// rowBlocks[r] (x row-major) and columnBlocks[r] (x column-major): the block of r rows (a block
+// of fewer than 16 rows keeps r chains in flight, where smaller blocks one after another would
+// wait on the FMA latency).
+WIDE_BLOCKS(rowBlock, ROW_MAJOR)
+WIDE_BLOCKS(columnBlock, COLUMN_MAJOR)
+#undef WIDE_BLOCKS
 #undef WIDE_BLOCK
+#undef ROW_MAJOR
+#undef COLUMN_MAJOR
 
-typedef void WideBlock(int k, const float *x, int ldx, const float *panel, const float *bias, float *out, int ldo,
-                       int accumulate, __mmask16 mask);
-// wideBlocks[r]: the block of r rows (a block of fewer than 16 rows keeps r chains in flight,
-// where smaller blocks one after another would wait on the FMA latency).
-static WideBlock *const wideBlocks[17] = {
-    0, wideBlock1, wideBlock2, wideBlock3, wideBlock4, wideBlock5, wideBlock6, wideBlock7, wideBlock8,
-    wideBlock9, wideBlock10, wideBlock11, wideBlock12, wideBlock13, wideBlock14, wideBlock15, wideBlock16,
-};
-
-// Sixteen rows at a time, then the rest as one block.
-AVX512 static void panelRowsAVX512(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
-                                   float *out, int ldo, int accumulate, int width) {
+// The m rows of x against one panel: sixteen at a time, then the rest as one block. Row i starts
+// at x + i·rowStep (ldx for row-major x, 1 for column-major).
+AVX512 static void wideRows(WideBlock *const *blocks, int m, int k, const float *x, int ldx, long rowStep,
+                            const float *panel, Finish f, float *out, int ldo, int width) {
     __mmask16 mask = (__mmask16)((1u << width) - 1);
     int i = 0;
-    for (; i + 16 <= m; i += 16) wideBlock16(k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
-    if (i < m) wideBlocks[m - i](k, x + (long)i * ldx, ldx, panel, bias, out + (long)i * ldo, ldo, accumulate, mask);
+    for (; i + 16 <= m; i += 16) blocks[16](k, x + i * rowStep, ldx, panel, f, out + (long)i * ldo, ldo, mask);
+    if (i < m) blocks[m - i](k, x + i * rowStep, ldx, panel, f, out + (long)i * ldo, ldo, mask);
+}
+
+AVX512 static void panelRowsAVX512(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
+                                   float *out, int ldo, int accumulate, int width) {
+    Finish f = {bias, 1.0f, accumulate ? 1.0f : 0.0f};
+    wideRows(rowBlocks, m, k, x, ldx, ldx, panel, f, out, ldo, width);
 }
 
 AVX512 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
                                      const float *bias, float *y, int ldy, int accumulate) {
     linearPacked(panelRowsAVX512, m, n, k, x, ldx, packed, bias, y, ldy, accumulate);
+}
+
+// ---- sgemm with AVX-512: op(B) packed per call into 16-column panels, op(A) into 16-row ones
+// (p-major, so a block's broadcasts read consecutive floats: rows of A 2^k floats apart would
+// otherwise fall in one L1 set; 2048² on 1 thread: 123 GFLOP/s unpacked, 203 packed) ----
+
+// op(B) in blocks of GNC columns (a block's packed slice, 256 × 512 floats = 512 KB, stays in L2).
+enum { GNC = 512 };
+
+// This thread's buffer for packed panels, grown when a call needs more (kept for the thread's
+// life: one per thread that multiplies).
+static _Thread_local float *gemmScratch;
+static _Thread_local long gemmScratchFloats;
+
+static float *gemmBuffer(long floats) {
+    if (floats > gemmScratchFloats) {
+        free(gemmScratch);
+        gemmScratch = aligned_alloc(64, (size_t)((floats + 15) / 16 * 16) * sizeof(float));
+        gemmScratchFloats = gemmScratch ? floats : 0;
+    }
+    return gemmScratch;
+}
+
+// Transposes the 16 × 16 block r (r[i] lane j ← r[j] lane i): 4 × 4 blocks within each 128-bit
+// lane (unpack of floats, then of float pairs), then the 4 × 4 grid of 128-bit lanes.
+AVX512 static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) {  // r[4g + q], lane l: rows 4g ..< 4g+4 of column 4l + q
+        __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int q = 0; q < 4; q++) {  // column 4l + q gathers lane l of r[q], r[4 + q], r[8 + q], r[12 + q]
+        __m512 u0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44), u1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44), u3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
+        t[q] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[4 + q] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[8 + q] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + q] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+// Packs op(B) rows p0 ..< p0+kc, columns j0 ..< j0+nc into panels of 16 columns, (kc, 16) each,
+// zero past nc. op(B)[p][j] is b[p·ldb + j], or b[j·ldb + p] when transB.
+AVX512 static void packPanels(int transB, int kc, int nc, const float *b, int ldb, int p0, int j0, float *dst) {
+    for (int t = 0; 16 * t < nc; t++) {
+        float *panel = dst + (long)t * kc * 16;
+        int cols = nc - 16 * t < 16 ? nc - 16 * t : 16;
+        __mmask16 mask = (__mmask16)((1u << cols) - 1);
+        if (!transB) {
+            for (int p = 0; p < kc; p++)
+                _mm512_store_ps(panel + 16 * p, _mm512_maskz_loadu_ps(mask, b + (long)(p0 + p) * ldb + j0 + 16 * t));
+            continue;
+        }
+        // transposed: 16 × 16 tiles (16 rows of B, 16 of its columns) turned in registers
+        for (int q = 0; q < kc; q += 16) {
+            int depth = kc - q < 16 ? kc - q : 16;
+            __mmask16 dmask = (__mmask16)((1u << depth) - 1);
+            __m512 r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = j < cols ? _mm512_maskz_loadu_ps(dmask, b + (long)(j0 + 16 * t + j) * ldb + p0 + q) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int p = 0; p < depth; p++) _mm512_store_ps(panel + 16 * (q + p), r[p]);
+        }
+    }
+}
+
+AVX512 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                             const float *b, int ldb, float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0.0f) {  // C = beta · C (C not read when beta is 0)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(long)i * ldc + j];
+        return;
+    }
+    int ncMax = n < GNC ? n : GNC, kcMax = k < KC ? k : KC, mcMax = m < MC ? m : MC;
+    long bFloats = (long)(ncMax + 15) / 16 * 16 * kcMax;
+    float *packedB = gemmBuffer(bFloats + (long)(mcMax + 15) / 16 * 16 * kcMax);
+    if (!packedB) abort();
+    float *packedA = packedB + bFloats;
+    for (int j0 = 0; j0 < n; j0 += GNC) {
+        int nc = n - j0 < GNC ? n - j0 : GNC;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = k - p0 < KC ? k - p0 : KC;
+            Finish f = {0, alpha, p0 > 0 ? 1.0f : beta};  // later slices add to the first one's result
+            packPanels(transB, kc, nc, b, ldb, p0, j0, packedB);
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                int mc = m - i0 < MC ? m - i0 : MC;
+                // op(A)'s rows i0 ..< i0+mc in groups of 16, each (kc, 16) p-major: the panels of op(A)ᵀ
+                packPanels(!transA, kc, mc, a, lda, p0, i0, packedA);
+                for (int g = 0; 16 * g < mc; g++) {
+                    int rows = mc - 16 * g < 16 ? mc - 16 * g : 16;
+                    const float *xs = packedA + (long)g * kc * 16;
+                    float *out = c + (long)(i0 + 16 * g) * ldc + j0;
+                    for (int t = 0; 16 * t < nc; t++) {
+                        int width = nc - 16 * t < 16 ? nc - 16 * t : 16;
+                        columnBlocks[rows](kc, xs, 16, packedB + (long)t * kc * 16, f, out + 16 * t, ldc,
+                                           (__mmask16)((1u << width) - 1));
+                    }
+                }
+            }
+        }
+    }
 }
 
 // exp: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial), about 1 ulp;
@@ -612,6 +751,12 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 
 int rft_has_avx2_fma(void) { return 0; }
 int rft_has_avx512f(void) { return 0; }
+
+void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
+    (void)beta; (void)c; (void)ldc;
+}
 
 void rft_gelu_avx512(long n, const float *x, float *y, float *tanhs) { (void)n; (void)x; (void)y; (void)tanhs; }
 void rft_gelu_backward_avx512(long n, const float *x, const float *tanhs, const float *g, float *gx) {

@@ -105,6 +105,59 @@ import Testing
         }
     }
 
+    /// rft's AVX-512 sgemm against OpenBLAS's: every transpose pair, alpha and beta (0 with C full of
+    /// NaN, which must not be read; 1; 0.3), leading dimensions wider than the matrices, shapes with
+    /// row, column and depth tails, more than one 512-column block and one 256-deep slice.
+    @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"),
+          arguments: [(1, 1, 1), (17, 33, 300), (64, 65, 128), (236, 384, 128), (5, 700, 600), (300, 50, 20)], [0, 1, 2, 3])
+    func wideSgemmMatchesOpenBLAS(shape: (Int, Int, Int), transposes: Int) {
+        let (m, n, k) = shape
+        let (transA, transB) = (transposes & 1 == 1, transposes & 2 == 2)
+        let (lda, ldb, ldc) = ((transA ? m : k) + 3, (transB ? k : n) + 5, n + 2)
+        var g = RandomGenerator(seed: UInt64(m * 7 + n * 3 + k + transposes))
+        let a = Tensor.randomNormal([(transA ? k : m) * lda], using: &g), b = Tensor.randomNormal([(transB ? n : k) * ldb], using: &g)
+        for (alpha, beta) in [(Float(1), Float(0)), (0.7, 1), (1, 0.3)] {
+            let start = beta == 0 ? Tensor(repeating: .nan, shape: [m * ldc]) : Tensor.randomNormal([m * ldc], using: &g)
+            let (wide, blas) = (start.copy(), start.copy())
+            rft_sgemm_avx512(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a.data, Int32(lda),
+                             b.data, Int32(ldb), beta, wide.data, Int32(ldc))
+            NativeKernels.withPortableKernels {
+                BLAS.gemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.data, lda: lda,
+                                b: b.data, ldb: ldb, beta: beta, c: blas.data, ldc: ldc)
+            }
+            // compare C's m × n entries (the padding past n stays as it was: NaN or the start)
+            let (w, o) = (wide.toArray(), blas.toArray())
+            let entries = (0..<m).flatMap { i in (0..<n).map { i * ldc + $0 } }
+            let worst = entries.map { abs(w[$0] - o[$0]) }.max() ?? 0
+            #expect(worst < 2e-5 * Float(k).squareRoot(), "alpha \(alpha), beta \(beta): \(worst)")
+            let padding = (0..<m).flatMap { i in (n..<ldc).map { i * ldc + $0 } }
+            #expect(padding.allSatisfy { w[$0].bitPattern == start.toArray()[$0].bitPattern }, "alpha \(alpha), beta \(beta)")
+        }
+    }
+
+    /// Each row of the AVX-512 sgemm's result is the same bits alone as in a batch (so splitting a
+    /// product across threads by rows or columns does not change the numbers): rows 1 ..< 40 of a
+    /// (40, 70, 300) product, both ways of storing A.
+    @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"), arguments: [false, true])
+    func wideSgemmRowsDoNotDependOnTheBatch(transA: Bool) {
+        let (m, n, k) = (40, 70, 300)
+        var g = RandomGenerator(seed: transA ? 5 : 6)
+        let a = Tensor.randomNormal([m * k], using: &g), b = Tensor.randomNormal([k * n], using: &g)
+        let lda = transA ? m : k
+        let all = Tensor(zeros: [m, n]), alone = Tensor(zeros: [m, n]), columns = Tensor(zeros: [m, n])
+        rft_sgemm_avx512(transA ? 1 : 0, 0, Int32(m), Int32(n), Int32(k), 1, a.data, Int32(lda), b.data, Int32(n), 0, all.data, Int32(n))
+        for i in 0..<m {
+            rft_sgemm_avx512(transA ? 1 : 0, 0, 1, Int32(n), Int32(k), 1, a.data + (transA ? i : i * k), Int32(lda), b.data, Int32(n), 0,
+                             alone.data + i * n, Int32(n))
+        }
+        for j0 in stride(from: 0, to: n, by: 30) {  // column blocks, as the column split makes them
+            rft_sgemm_avx512(transA ? 1 : 0, 0, Int32(m), Int32(min(30, n - j0)), Int32(k), 1, a.data, Int32(lda), b.data + j0,
+                             Int32(n), 0, columns.data + j0, Int32(n))
+        }
+        #expect(differingBits(all, alone) == 0)
+        #expect(differingBits(all, columns) == 0)
+    }
+
     /// The AVX-512 decode attention gives the AVX2 one's bits (head sizes with 32-, 16-, 8- and
     /// 1-feature tails; lengths inside a 16-position tile, at its edge and past it).
     @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"), arguments: [12, 16, 20, 32, 40, 48, 56])

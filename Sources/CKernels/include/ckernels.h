@@ -38,6 +38,14 @@ void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, cons
 void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int hs, float scale,
                     float *s, float *o);
 
+/// C (m, n) = alpha · op(A) · op(B) + beta · C, row-major (cblas_sgemm's arguments, CblasRowMajor):
+/// op(A) (m, k) is A, or A stored (k, m) when transA; op(B) (k, n) is B, or B stored (n, k) when
+/// transB; C is not read when beta is 0. Packs op(A) and op(B) per call (a buffer per calling thread);
+/// each element of C is summed in the same order whatever m, n and the other rows and columns
+/// are. Needs rft_has_avx512f().
+void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc);
+
 /// `rft_attend_one` with 16-wide AVX-512 registers: the same arguments and the same bits.
 /// Needs rft_has_avx512f().
 void rft_attend_one_avx512(const float *q, const float *kt, const float *vt, int n, int hs, float scale,

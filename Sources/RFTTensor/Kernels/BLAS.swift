@@ -1,8 +1,10 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 
-/// Row-major sgemm over OpenBLAS, parallelised by rft itself: OpenBLAS runs single-threaded
-/// and a large product is split into `threads` row (or column) blocks computed concurrently.
+/// Row-major sgemm, parallelised by rft itself: each block runs OpenBLAS single-threaded, or rft's
+/// AVX-512 sgemm (`rft_sgemm_avx512`) where `NativeKernels.hasAVX512` and the native kernels are
+/// on; a large product is split into `threads` row (or column) blocks computed concurrently.
 /// One kind of thread per region, and no OpenBLAS worker spinning between small calls.
 public enum BLAS {
     nonisolated(unsafe) private static var threadCount = 1
@@ -21,8 +23,9 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let parts = splitInSwift ? threadCount : 1
+        let wide = NativeKernels.isAvailable && NativeKernels.hasAVX512  // read here: workers do not see a task-local
         if parts == 1 || m * n * k < parallelThreshold || (m < 2 * parts && n < 2 * parts) {
-            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, wide: wide)
             return
         }
         if m >= n {  // split rows of C: rows of op(A)
@@ -31,7 +34,7 @@ public enum BLAS {
                 let lo = p * block, rows = min(m, lo + block) - lo
                 guard rows > 0 else { return }
                 let aOff = transA ? lo : lo * lda
-                sgemm(transA, transB, rows, n, k, alpha, a + aOff, lda, b, ldb, beta, c + lo * ldc, ldc)
+                sgemm(transA, transB, rows, n, k, alpha, a + aOff, lda, b, ldb, beta, c + lo * ldc, ldc, wide: wide)
             }
         } else {  // split columns of C: columns of op(B)
             let block = (n + parts - 1) / parts
@@ -39,7 +42,7 @@ public enum BLAS {
                 let lo = p * block, cols = min(n, lo + block) - lo
                 guard cols > 0 else { return }
                 let bOff = transB ? lo * ldb : lo
-                sgemm(transA, transB, m, cols, k, alpha, a, lda, b + bOff, ldb, beta, c + lo, ldc)
+                sgemm(transA, transB, m, cols, k, alpha, a, lda, b + bOff, ldb, beta, c + lo, ldc, wide: wide)
             }
         }
     }
@@ -52,19 +55,26 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+              wide: NativeKernels.isAvailable && NativeKernels.hasAVX512)
     }
 
     /// Threads that may call `gemmSerial` concurrently: rft's thread count when it splits
     /// products itself, else 1 (OpenBLAS's own threads are in charge).
     public static var callerThreads: Int { splitInSwift ? threadCount : 1 }
 
+    /// One product on this thread: rft's AVX-512 sgemm when `wide`, else OpenBLAS's.
     @inline(__always)
     private static func sgemm(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
         _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, wide: Bool
     ) {
+        if wide {
+            rft_sgemm_avx512(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b,
+                             Int32(ldb), beta, c, Int32(ldc))
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
