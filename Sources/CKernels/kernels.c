@@ -349,6 +349,9 @@ AVX512 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float 
     float *packedB = gemmBuffer(bFloats + (long)(mcMax + 15) / 16 * 16 * kcMax);
     if (!packedB) abort();
     float *packedA = packedB + bFloats;
+    // op(A) is packed unless it is row-major with rows not a multiple of 1 KB apart: 16 such rows
+    // spread over the L1's sets, while rows 2^k KB apart share a few of them and thrash
+    int inPlace = !transA && lda % 256 != 0;
     for (int j0 = 0; j0 < n; j0 += GNC) {
         int nc = n - j0 < GNC ? n - j0 : GNC;
         for (int p0 = 0; p0 < k; p0 += KC) {
@@ -357,6 +360,14 @@ AVX512 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float 
             packPanels(transB, kc, nc, b, ldb, p0, j0, packedB);
             for (int i0 = 0; i0 < m; i0 += MC) {
                 int mc = m - i0 < MC ? m - i0 : MC;
+                if (inPlace) {  // row-major op(A) read where it is
+                    for (int t = 0; 16 * t < nc; t++) {
+                        int width = nc - 16 * t < 16 ? nc - 16 * t : 16;
+                        wideRows(rowBlocks, mc, kc, a + (long)i0 * lda + p0, lda, lda, packedB + (long)t * kc * 16, f,
+                                 c + (long)i0 * ldc + j0 + 16 * t, ldc, width);
+                    }
+                    continue;
+                }
                 // op(A)'s rows i0 ..< i0+mc in groups of 16, each (kc, 16) p-major: the panels of op(A)ᵀ
                 packPanels(!transA, kc, mc, a, lda, p0, i0, packedA);
                 for (int g = 0; 16 * g < mc; g++) {
@@ -371,6 +382,26 @@ AVX512 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float 
                 }
             }
         }
+    }
+}
+
+// One AdamW step over n parameters with 16-wide registers: the arithmetic of the Swift loop in
+// AdamW.step, operation for operation (no fused multiply-adds), so the same bits.
+AVX512 void rft_adamw_avx512(long n, float *p, const float *g, float *m, float *v, float b1, float b2,
+                             float bc2Sqrt, float eps, float decay, float stepSize) {
+    const __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), nb1 = _mm512_set1_ps(1 - b1);
+    const __m512 nb2 = _mm512_set1_ps(1 - b2), vbc = _mm512_set1_ps(bc2Sqrt), veps = _mm512_set1_ps(eps);
+    const __m512 vdecay = _mm512_set1_ps(decay), vstep = _mm512_set1_ps(stepSize);
+    for (long j = 0; j < n; j += 16) {
+        __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        __m512 gj = _mm512_maskz_loadu_ps(k, g + j);
+        __m512 mj = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_maskz_loadu_ps(k, m + j)), _mm512_mul_ps(nb1, gj));
+        __m512 vj = _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_maskz_loadu_ps(k, v + j)), _mm512_mul_ps(_mm512_mul_ps(nb2, gj), gj));
+        _mm512_mask_storeu_ps(m + j, k, mj);
+        _mm512_mask_storeu_ps(v + j, k, vj);
+        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vj), vbc), veps);
+        __m512 pj = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + j), vdecay), _mm512_mul_ps(vstep, _mm512_div_ps(mj, denom)));
+        _mm512_mask_storeu_ps(p + j, k, pj);
     }
 }
 
@@ -751,6 +782,11 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 
 int rft_has_avx2_fma(void) { return 0; }
 int rft_has_avx512f(void) { return 0; }
+
+void rft_adamw_avx512(long n, float *p, const float *g, float *m, float *v, float b1, float b2, float bc2Sqrt, float eps,
+                      float decay, float stepSize) {
+    (void)n; (void)p; (void)g; (void)m; (void)v; (void)b1; (void)b2; (void)bc2Sqrt; (void)eps; (void)decay; (void)stepSize;
+}
 
 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *b, int ldb, float beta, float *c, int ldc) {

@@ -55,6 +55,27 @@ struct AdamWReference {
         #expect(q.toArray() == qBefore)  // no gradient → untouched
     }
 
+    /// The AVX-512 AdamW step gives the Swift loop's bits (parameters and both moments), over three
+    /// steps, for a length with a masked tail and one split across threads.
+    @Test(.enabled(if: NativeKernels.hasAVX512, "the CPU has no AVX-512"), arguments: [200_000, 37])
+    func adamWWideGivesThePortableBits(count: Int) {
+        let (wide, portable) = (randn([count], seed: 302), randn([count], seed: 302))
+        let optimizers = [wide, portable].map {
+            AdamW(parameters: [("p", $0)], learningRate: 0.01, betas: (0.8, 0.95), eps: 1e-6, weightDecay: 0.1)
+        }
+        for s in 0..<3 {
+            let g = randn([count], seed: 500 + UInt64(s))
+            wide.grad = g
+            portable.grad = g
+            optimizers[0].step()
+            NativeKernels.withPortableKernels { optimizers[1].step() }
+        }
+        let states = optimizers.map { [$0.parameters[0].tensor, $0.exponentialAverage[0], $0.exponentialAverageSquared[0]] }
+        for (a, b) in zip(states[0], states[1]) {
+            #expect(zip(a.toArray(), b.toArray()).filter { $0.bitPattern != $1.bitPattern }.isEmpty)
+        }
+    }
+
     @Test func sgdMomentumMatchesReference() {
         let (lr, mu, wd): (Float, Float, Float) = (0.1, 0.9, 0.01)
         let p = randn([23], seed: 310)

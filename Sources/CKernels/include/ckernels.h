@@ -46,6 +46,13 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *b, int ldb, float beta, float *c, int ldc);
 
+/// One AdamW step over n parameters p with gradients g and moments m, v (updated in place):
+/// m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g·g; p = p·decay − stepSize·(m / (√v / bc2Sqrt + eps)),
+/// each operation rounded on its own as Swift's `AdamW.step` does (the same bits).
+/// Needs rft_has_avx512f().
+void rft_adamw_avx512(long n, float *p, const float *g, float *m, float *v, float b1, float b2, float bc2Sqrt, float eps,
+                      float decay, float stepSize);
+
 /// `rft_attend_one` with 16-wide AVX-512 registers: the same arguments and the same bits.
 /// Needs rft_has_avx512f().
 void rft_attend_one_avx512(const float *q, const float *kt, const float *vt, int n, int hs, float scale,

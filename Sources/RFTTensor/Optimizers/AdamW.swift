@@ -1,3 +1,5 @@
+import CKernels
+
 /// AdamW: Adam with bias correction and decoupled weight decay, the same update as
 /// `torch.optim.AdamW` (weight decay first, then the Adam step).
 public final class AdamW: Optimizer {
@@ -46,10 +48,16 @@ public final class AdamW: Optimizer {
         let work = parameters.indices.compactMap { i -> (Int, Tensor)? in
             parameters[i].tensor.grad == nil ? nil : (i, parameters[i].tensor)
         }
+        let wide = NativeKernels.isAvailable && NativeKernels.hasAVX512  // read here: workers do not see a task-local
         forEachSlice(of: work.map { $0.1.count }, grain: 1 << 15) { w, range in
             let (i, p) = work[w]
             let (pp, pg) = (p.data, p.grad!.data)
             let (pm, pv) = (exponentialAverage[i].data, exponentialAverageSquared[i].data)
+            if wide {  // the same arithmetic, 16 lanes wide
+                let o = range.lowerBound
+                rft_adamw_avx512(range.count, pp + o, pg + o, pm + o, pv + o, b1, b2, bc2Sqrt, eps, decay, stepSize)
+                return
+            }
             var j = range.lowerBound
             let end = range.upperBound
             while j + 16 <= end {
