@@ -8,6 +8,13 @@
 extern "C" {
 #endif
 
+/// A spin-wait hint for a loop that polls memory another thread will write (x86's `pause`).
+static inline void rft_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /// 1 when this CPU runs the AVX2 + FMA kernels below, else 0 (callers then use OpenBLAS).
 int rft_has_avx2_fma(void);
 

@@ -30,7 +30,7 @@ public enum BLAS {
         }
         if m >= n {  // split rows of C: rows of op(A)
             let block = (m + parts - 1) / parts
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
+            WorkerPool.shared.run(parts) { p in
                 let lo = p * block, rows = min(m, lo + block) - lo
                 guard rows > 0 else { return }
                 let aOff = transA ? lo : lo * lda
@@ -38,7 +38,7 @@ public enum BLAS {
             }
         } else {  // split columns of C: columns of op(B)
             let block = (n + parts - 1) / parts
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
+            WorkerPool.shared.run(parts) { p in
                 let lo = p * block, cols = min(n, lo + block) - lo
                 guard cols > 0 else { return }
                 let bOff = transB ? lo * ldb : lo

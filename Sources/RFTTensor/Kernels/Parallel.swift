@@ -1,7 +1,7 @@
 import Dispatch
 
-/// Runs `body(0..<iterations)`, concurrently: how `parallelFor` fans out (GCD's
-/// `concurrentPerform`; tests pass one that runs every iteration on a thread of its own).
+/// Runs `body(0..<iterations)`, concurrently: how `parallelFor` fans out (rft's `WorkerPool`;
+/// tests pass one that runs every iteration on a thread of its own).
 typealias ConcurrentRunner = (_ iterations: Int, _ body: (Int) -> Void) -> Void
 
 /// Splits `0..<n` into at most `BLAS.threads` contiguous chunks of at least `grain` items and
@@ -10,7 +10,7 @@ typealias ConcurrentRunner = (_ iterations: Int, _ body: (Int) -> Void) -> Void
 /// on `n`, `grain` and the thread count, so results are reproducible.
 @inline(__always)
 func parallelFor(_ n: Int, grain: Int, threads: Int = BLAS.threads,
-                 runner: ConcurrentRunner = { DispatchQueue.concurrentPerform(iterations: $0, execute: $1) },
+                 runner: ConcurrentRunner = { WorkerPool.shared.run($0, $1) },
                  _ body: (Range<Int>) -> Void) {
     let chunks = max(1, min(threads, n / max(1, grain)))
     if chunks == 1 { body(0..<n); return }
