@@ -166,7 +166,7 @@ public final class Sampler {
         } else {
             let next = Atomic(0)  // the first group not yet taken (a slowed core takes fewer)
             let portable = NativeKernels.portableOnlyHere
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            WorkerPool.shared.run(workers) { _ in
                 NativeKernels.withPortableKernels(portable) {
                     while case let g = next.add(1, ordering: .relaxed).oldValue, g < ranges.count { work(g) }
                 }

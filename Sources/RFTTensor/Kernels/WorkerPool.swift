@@ -13,9 +13,9 @@ import Darwin
 /// sleeps, so the next job starts without a thread wake-up, as OpenMP runtimes do. A job that
 /// finds the pool busy (another caller, or a job started from inside a job) runs on GCD's
 /// `concurrentPerform` instead, so callers never wait for one another.
-final class WorkerPool: @unchecked Sendable {
+public final class WorkerPool: @unchecked Sendable {
     /// The pool the tensor ops use.
-    static let shared = WorkerPool()
+    public static let shared = WorkerPool()
 
     /// How long an idle worker spins before it sleeps, in nanoseconds.
     static let spinNanoseconds: UInt64 = 200_000
@@ -52,7 +52,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs body(0..<iterations) on the caller and up to iterations − 1 workers, and returns when
     /// every iteration is done.
-    func run(_ iterations: Int, _ body: (Int) -> Void) {
+    public func run(_ iterations: Int, _ body: (Int) -> Void) {
         guard iterations > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
             return
