@@ -79,9 +79,9 @@ public enum NativeKernels {
 
     /// Runs `body` on the portable paths (OpenBLAS and the Swift kernels) even where the native
     /// kernels exist (`portable` false: as chosen outside): how tests check both. The choice is
-    /// task-local and does not reach GCD worker threads by itself; code that fans out (rft's
-    /// `parallelFor`, the sampler's groups) reads `portableOnlyHere` on the calling thread and
-    /// passes it on with `withPortableKernels(choice) { … }` in each worker.
+    /// task-local and does not reach worker threads (the `WorkerPool`'s, GCD's) by itself; code
+    /// that fans out (rft's `parallelFor`, the sampler's groups) reads `portableOnlyHere` on the
+    /// calling thread and passes it on with `withPortableKernels(choice) { … }` in each worker.
     public static func withPortableKernels<R>(_ portable: Bool = true, _ body: () throws -> R) rethrows -> R {
         try $portableOnly.withValue(portable) { try body() }
     }
