@@ -40,9 +40,11 @@ public final class PackedLinear: @unchecked Sendable {
 
 /// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product, decode
 /// attention, short-span attention (forward and backward) and GELU. Chosen at run time on CPUs
-/// that have both extensions; the packed product runs AVX-512 where the CPU has that too. The
-/// environment can cap the choice: `RFT_KERNELS=blas` (OpenBLAS and the portable Swift kernels
-/// only) or `RFT_KERNELS=avx2` (no AVX-512).
+/// that have both extensions. Where the CPU has AVX-512F too, the decode product, decode
+/// attention, GELU and AdamW run 16 lanes wide with the same bits, and the other matrix products
+/// run rft's AVX-512 sgemm instead of OpenBLAS (`BLAS`). The environment can cap the choice:
+/// `RFT_KERNELS=blas` (OpenBLAS and the portable Swift kernels only) or `RFT_KERNELS=avx2`
+/// (no AVX-512).
 public enum NativeKernels {
     /// The CPU has AVX2 and FMA, and the environment does not switch the kernels off.
     static let supported: Bool = {
