@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import Testing
 @testable import RFTTensor
 
@@ -15,10 +14,14 @@ import Testing
         var g = RandomGenerator(seed: seed)
         return (0..<jobs).map { _ in
             let n = 2 + Int(g.next() % 4)
-            let counts = Mutex([Int](repeating: 0, count: n))
-            run(n) { i in counts.withLock { $0[i] += 1 } }
+            // one slot per iteration, no lock: an iteration run twice at once is a data race that
+            // ThreadSanitizer reports, one run twice in turn counts 2
+            let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+            defer { counts.deallocate() }
+            counts.initialize(repeating: 0)
+            run(n) { i in counts[i] += 1 }
             if pauseBetween > 0 { Thread.sleep(forTimeInterval: pauseBetween) }
-            return counts.withLock { $0 }
+            return Array(counts)
         }
     }
 
@@ -29,26 +32,24 @@ import Testing
 
     /// Four threads submit jobs at once: one holds the pool, the others fall back to GCD.
     @Test func concurrentCallersEachGetTheirOwnIterations() {
-        let results = Mutex<[[[Int]]]>([])
+        let results = UnsafeMutableBufferPointer<[[Int]]>.allocate(capacity: 4)  // a slot per caller
+        defer { results.deallocate() }
+        results.initialize(repeating: [])
         DispatchQueue.concurrentPerform(iterations: 4) { t in
-            let counts = countRuns(jobs: 2_000, seed: UInt64(10 + t))
-            results.withLock { $0.append(counts) }
+            results[t] = countRuns(jobs: 2_000, seed: UInt64(10 + t))
         }
-        let all = results.withLock { $0 }
-        #expect(all.count == 4)
-        #expect(all.allSatisfy { $0.allSatisfy { $0.allSatisfy { $0 == 1 } } })
+        #expect(results.allSatisfy { $0.count == 2_000 && $0.allSatisfy { $0.allSatisfy { $0 == 1 } } })
     }
 
     /// A job whose iterations start jobs of their own (the inner ones find the pool busy).
     @Test func nestedJobsComplete() {
-        let inner = Mutex<[Int: [[Int]]]>([:])
+        let inner = UnsafeMutableBufferPointer<[[Int]]>.allocate(capacity: 3)  // a slot per outer iteration
+        defer { inner.deallocate() }
+        inner.initialize(repeating: [])
         WorkerPool.shared.run(3) { i in
-            let counts = countRuns(jobs: 200, seed: UInt64(20 + i))
-            inner.withLock { $0[i] = counts }
+            inner[i] = countRuns(jobs: 200, seed: UInt64(20 + i))
         }
-        let all = inner.withLock { $0 }
-        #expect(all.keys.sorted() == [0, 1, 2])
-        #expect(all.values.allSatisfy { $0.count == 200 && $0.allSatisfy { $0.allSatisfy { $0 == 1 } } })
+        #expect(inner.allSatisfy { $0.count == 200 && $0.allSatisfy { $0.allSatisfy { $0 == 1 } } })
     }
 
     /// Pauses longer than the workers' spin, so each job has to wake a sleeping worker.
