@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,7 +19,7 @@ public final class CachingAllocator: @unchecked Sendable {
         var liveBytes = 0
         var peakLiveBytes = 0
     }
-    private let pools = Mutex(Pools())
+    private let pools = Locked(Pools())
 
     /// The size class for `count` floats: exact below 1 Ki floats rounded to 16, else one of
     /// 8 steps per power of two (at most 12.5% waste).

@@ -39,12 +39,9 @@ public final class WorkerPool: @unchecked Sendable {
 
     private let busy = Atomic(false)
     private let generation = Atomic(0)  // bumped once per job
-    private var current: Job?  // the job of the latest generation, read and written under `currentLock`
-    // A pthread mutex: its calls are opaque, so the optimizer keeps the reference count changes
-    // of `current` inside the lock (a hand-rolled spin lock let a worker's retain sink past the
-    // unlock, after the caller had released the job), and ThreadSanitizer sees it, which it does
-    // not for `Synchronization.Mutex`.
-    private let currentLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let current = Locked<Job?>(nil)  // the job of the latest generation (see `Locked` for why
+                                              // not `Mutex`: a hand-rolled spin lock here let a worker's
+                                              // retain move past the unlock, after the job was freed)
     private let sleepers = Atomic(0)
     private var workers = 0  // threads started (they never stop); changed only while `busy`
     private let sleepLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -52,7 +49,6 @@ public final class WorkerPool: @unchecked Sendable {
 
     private init() {
         pthread_mutex_init(sleepLock, nil)
-        pthread_mutex_init(currentLock, nil)
         pthread_cond_init(wake, nil)
     }
 
@@ -66,7 +62,7 @@ public final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             while workers < iterations - 1 { startWorker() }
             let job = Job(iterations, body)
-            withCurrent { $0 = job }
+            current.withLock { $0 = job }
             generation.add(1, ordering: .sequentiallyConsistent)  // publishes the job
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(sleepLock)
@@ -76,16 +72,9 @@ public final class WorkerPool: @unchecked Sendable {
             job.work()
             while job.finished.load(ordering: .acquiring) < iterations { rft_cpu_relax() }
             job.body = nil  // every taken iteration is done: nobody reads it again
-            withCurrent { $0 = nil }
+            current.withLock { $0 = nil }
         }
         busy.store(false, ordering: .releasing)
-    }
-
-    /// Runs body on `current` while holding `currentLock`.
-    private func withCurrent(_ body: (inout Job?) -> Void) {
-        pthread_mutex_lock(currentLock)
-        body(&current)
-        pthread_mutex_unlock(currentLock)
     }
 
     /// The argument of a worker thread's start routine.
@@ -118,9 +107,7 @@ public final class WorkerPool: @unchecked Sendable {
                 if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds > deadline { sleep(seen: seen) }
             }
             seen = generation.load(ordering: .acquiring)
-            var job: Job?
-            withCurrent { job = $0 }
-            job?.work()
+            current.withLock { $0 }?.work()
         }
     }
 
