@@ -2,7 +2,6 @@ import CZstd
 import Dispatch
 import Foundation
 import RFTTensor
-import Synchronization
 
 /// Opens a checkpoint and validates its structure — magic, version, every size against the file
 /// length and the limits, the header/table checksum, the JSON header and the tensor table —
@@ -286,7 +285,7 @@ public final class CheckpointReader: @unchecked Sendable {
             }
         }
         let workers = max(1, min(threads, jobs.count))
-        let failures = Mutex<[(Int, Error)]>([])
+        let failures = Locked<[(Int, Error)]>([])
         let path = self.path, source = self.source
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             guard let dctx = ZSTD_createDCtx() else {

@@ -2,7 +2,6 @@ import CZstd
 import Dispatch
 import Foundation
 import RFTTensor
-import Synchronization
 
 /// How a checkpoint is written.
 public struct CheckpointWriteOptions: Sendable {
@@ -75,8 +74,8 @@ enum CheckpointWriter {
                 var pool: [[UInt8]] = []  // output buffers to reuse (no page faults per frame)
                 var error: Error?
             }
-            let shared = Mutex(Shared(offset: UInt64(payloadStart)))
-            let sizes = Mutex([(length: UInt64, checksum: UInt64)](repeating: (0, 0), count: jobs.count))
+            let shared = Locked(Shared(offset: UInt64(payloadStart)))
+            let sizes = Locked([(length: UInt64, checksum: UInt64)](repeating: (0, 0), count: jobs.count))
             let workers = max(1, min(options.threads, jobs.count))
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 guard let cctx = Zstd.makeCompressionContext(level: options.compressionLevel) else {
