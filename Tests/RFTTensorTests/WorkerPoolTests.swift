@@ -59,6 +59,14 @@ import Testing
         #expect(counts.allSatisfy { $0.allSatisfy { $0 == 1 } })
     }
 
+    /// Jobs of more iterations than the pool starts threads (a pool of 2 here): every one still
+    /// runs once.
+    @Test func moreIterationsThanWorkersComplete() {
+        let pool = WorkerPool(maxWorkers: 2)
+        let counts = countRuns(jobs: 500, seed: 50) { n, body in pool.run(n, body) }  // 2 ... 5 iterations
+        #expect(counts.allSatisfy { $0.allSatisfy { $0 == 1 } })
+    }
+
     /// The counting above can fail: a runner that skips the last iteration is caught.
     @Test func theCountCatchesALostIteration() {
         let counts = countRuns(jobs: 10, seed: 40) { n, body in WorkerPool.shared.run(n - 1, body) }

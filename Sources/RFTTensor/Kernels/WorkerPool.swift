@@ -17,6 +17,9 @@ public final class WorkerPool: @unchecked Sendable {
     /// The pool the tensor ops use.
     public static let shared = WorkerPool()
 
+    /// The most threads this pool starts (a job of more iterations shares them).
+    let maxWorkers: Int
+
     /// How long an idle worker spins before it sleeps, in nanoseconds.
     static let spinNanoseconds: UInt64 = 200_000
 
@@ -47,20 +50,22 @@ public final class WorkerPool: @unchecked Sendable {
     private let sleepLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    private init() {
+    /// A pool that starts up to `maxWorkers` threads, as jobs need them.
+    init(maxWorkers: Int = 63) {
+        self.maxWorkers = maxWorkers
         pthread_mutex_init(sleepLock, nil)
         pthread_cond_init(wake, nil)
     }
 
-    /// Runs body(0..<iterations) on the caller and up to iterations − 1 workers, and returns when
-    /// every iteration is done.
+    /// Runs body(0..<iterations) on the caller and up to iterations − 1 workers (at most
+    /// `maxWorkers`), and returns when every iteration is done.
     public func run(_ iterations: Int, _ body: (Int) -> Void) {
         guard iterations > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             DispatchQueue.concurrentPerform(iterations: iterations, execute: body)
             return
         }
         withoutActuallyEscaping(body) { body in
-            while workers < iterations - 1 { startWorker() }
+            while workers < min(iterations - 1, maxWorkers) { startWorker() }  // more iterations: taken in turn
             let job = Job(iterations, body)
             current.withLock { $0 = job }
             generation.add(1, ordering: .sequentiallyConsistent)  // publishes the job
