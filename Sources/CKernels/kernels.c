@@ -360,24 +360,18 @@ AVX512 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float 
             packPanels(transB, kc, nc, b, ldb, p0, j0, packedB);
             for (int i0 = 0; i0 < m; i0 += MC) {
                 int mc = m - i0 < MC ? m - i0 : MC;
-                if (inPlace) {  // row-major op(A) read where it is
-                    for (int t = 0; 16 * t < nc; t++) {
-                        int width = nc - 16 * t < 16 ? nc - 16 * t : 16;
-                        wideRows(rowBlocks, mc, kc, a + (long)i0 * lda + p0, lda, lda, packedB + (long)t * kc * 16, f,
-                                 c + (long)i0 * ldc + j0 + 16 * t, ldc, width);
-                    }
-                    continue;
-                }
-                // op(A)'s rows i0 ..< i0+mc in groups of 16, each (kc, 16) p-major: the panels of op(A)ᵀ
-                packPanels(!transA, kc, mc, a, lda, p0, i0, packedA);
-                for (int g = 0; 16 * g < mc; g++) {
+                // op(A)'s rows i0 ..< i0+mc read where they are (row-major), or packed in groups of 16,
+                // each (kc, 16) p-major: the panels of op(A)ᵀ
+                if (!inPlace) packPanels(!transA, kc, mc, a, lda, p0, i0, packedA);
+                for (int g = 0; 16 * g < mc; g++) {  // a group of rows against every panel: it stays in L1
                     int rows = mc - 16 * g < 16 ? mc - 16 * g : 16;
-                    const float *xs = packedA + (long)g * kc * 16;
+                    const float *xs = inPlace ? a + (long)(i0 + 16 * g) * lda + p0 : packedA + (long)g * kc * 16;
+                    WideBlock *block = (inPlace ? rowBlocks : columnBlocks)[rows];
                     float *out = c + (long)(i0 + 16 * g) * ldc + j0;
                     for (int t = 0; 16 * t < nc; t++) {
                         int width = nc - 16 * t < 16 ? nc - 16 * t : 16;
-                        columnBlocks[rows](kc, xs, 16, packedB + (long)t * kc * 16, f, out + 16 * t, ldc,
-                                           (__mmask16)((1u << width) - 1));
+                        block(kc, xs, inPlace ? lda : 16, packedB + (long)t * kc * 16, f, out + 16 * t, ldc,
+                              (__mmask16)((1u << width) - 1));
                     }
                 }
             }
