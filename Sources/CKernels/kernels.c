@@ -242,20 +242,14 @@ WIDE_BLOCKS(columnBlock, COLUMN_MAJOR)
 #undef ROW_MAJOR
 #undef COLUMN_MAJOR
 
-// The m rows of x against one panel: sixteen at a time, then the rest as one block. Row i starts
-// at x + i·rowStep (ldx for row-major x, 1 for column-major).
-AVX512 static void wideRows(WideBlock *const *blocks, int m, int k, const float *x, int ldx, long rowStep,
-                            const float *panel, Finish f, float *out, int ldo, int width) {
-    __mmask16 mask = (__mmask16)((1u << width) - 1);
-    int i = 0;
-    for (; i + 16 <= m; i += 16) blocks[16](k, x + i * rowStep, ldx, panel, f, out + (long)i * ldo, ldo, mask);
-    if (i < m) blocks[m - i](k, x + i * rowStep, ldx, panel, f, out + (long)i * ldo, ldo, mask);
-}
-
+// The m rows of x against one panel: sixteen at a time, then the rest as one block.
 AVX512 static void panelRowsAVX512(int m, int k, const float *x, int ldx, const float *panel, const float *bias,
                                    float *out, int ldo, int accumulate, int width) {
     Finish f = {bias, 1.0f, accumulate ? 1.0f : 0.0f};
-    wideRows(rowBlocks, m, k, x, ldx, ldx, panel, f, out, ldo, width);
+    __mmask16 mask = (__mmask16)((1u << width) - 1);
+    int i = 0;
+    for (; i + 16 <= m; i += 16) rowBlock16(k, x + (long)i * ldx, ldx, panel, f, out + (long)i * ldo, ldo, mask);
+    if (i < m) rowBlocks[m - i](k, x + (long)i * ldx, ldx, panel, f, out + (long)i * ldo, ldo, mask);
 }
 
 AVX512 void rft_linear_packed_avx512(int m, int n, int k, const float *x, int ldx, const float *packed,
