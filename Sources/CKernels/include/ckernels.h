@@ -1,6 +1,6 @@
 // rft's hand-written x86-64 kernels: compiled for AVX2 + FMA (and, for the `_avx512` forms,
 // AVX-512F) behind per-function target attributes and chosen at run time, so the package still
-// builds and runs for baseline x86-64. Each AVX-512 form gives its AVX2 kernel's bits.
+// builds and runs for baseline x86-64. An AVX-512 form of an AVX2 kernel gives that kernel's bits.
 #ifndef RFT_CKERNELS_H
 #define RFT_CKERNELS_H
 
@@ -47,7 +47,8 @@ void rft_attend_one(const float *q, const float *kt, const float *vt, int n, int
 
 /// C (m, n) = alpha · op(A) · op(B) + beta · C, row-major (cblas_sgemm's arguments, CblasRowMajor):
 /// op(A) (m, k) is A, or A stored (k, m) when transA; op(B) (k, n) is B, or B stored (n, k) when
-/// transB; C is not read when beta is 0. Packs op(A) and op(B) per call (a buffer per calling thread);
+/// transB; C is not read when beta is 0. Packs op(B), and op(A) unless it is row-major with rows
+/// not a multiple of 1 KB apart, per call (a buffer per calling thread);
 /// each element of C is summed in the same order whatever m, n and the other rows and columns
 /// are. Needs rft_has_avx512f().
 void rft_sgemm_avx512(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
