@@ -218,6 +218,78 @@ import Testing
         #expect(try call(reward, ["x", "1e3"], [nil, "1000"]) == [0, 1])
         #expect(reward.processIdentifier == pid)
     }
+
+    /// rft ended by SIGTERM takes its reward command along (a child blocked on its stdin would
+    /// otherwise run on, orphaned). The signal would end this test process, so a forked copy of it
+    /// starts the child, waits for its pid file and sends itself SIGTERM; the copy must die of that
+    /// signal and the child must be gone (killed, at most a zombie) within two seconds.
+    @Test func rewardCommandDiesWithUsOnSIGTERM() throws {
+        let pidFile = temporaryPath("sigterm")
+        var child: Int32?
+        defer {
+            if let child { _ = kill(child, SIGKILL) }  // never leave the sleeper behind
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+        // What the copy runs is run here first, so the copy (one thread) meets no first-use
+        // initialisation whose lock another thread might have held at the fork.
+        let warmUp = shell(Self.matchLoop)
+        #expect(try call(warmUp, ["a"], ["a"]) == [1])
+        warmUp.close()
+        _ = Self.pid(inFile: pidFile)
+
+        let copy = fork()
+        if copy == 0 {  // the copy: report a failure by exit status (5 if the signal did not end it)
+            let reward = shell("echo $$ > \"$1\"; exec sleep 300", [pidFile])
+            do { try reward.start() } catch { _exit(3) }
+            let deadline = Date().addingTimeInterval(10)
+            while Self.pid(inFile: pidFile) == nil {
+                if Date() > deadline { _exit(4) }
+                usleep(5_000)
+            }
+            // as `kill` from a shell sends it; the test ran on a thread that blocks SIGTERM (as
+            // Dispatch's threads do), and the copy has no other thread to take it
+            var term = sigset_t()
+            sigemptyset(&term)
+            sigaddset(&term, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &term, nil)
+            kill(getpid(), SIGTERM)
+            _exit(5)
+        }
+        try #require(copy > 0, "fork failed (errno \(errno))")
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(30)
+        while waitpid(copy, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                _ = kill(copy, SIGKILL)
+                _ = waitpid(copy, &status, 0)
+                Issue.record("the forked copy hung")
+                break
+            }
+            usleep(10_000)
+        }
+        child = Self.pid(inFile: pidFile)
+        let signal = status & 0x7F, exitStatus = (status >> 8) & 0xFF
+        #expect(signal == SIGTERM, "the copy ended with signal \(signal), exit status \(exitStatus)")
+        let pid = try #require(child, "the reward command never wrote its pid")
+        let gone = Date().addingTimeInterval(2)
+        while !Self.hasEnded(pid), Date() < gone { usleep(10_000) }
+        #expect(Self.hasEnded(pid), "the reward command (pid \(pid)) outlived the process that started it")
+    }
+
+    /// The pid in `path` (a line of digits), nil while it is missing or incomplete.
+    static func pid(inFile path: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") else { return nil }
+        return Int32(text.dropLast())
+    }
+
+    /// Whether process `pid` no longer runs: gone, or a zombie waiting for whoever adopted it.
+    static func hasEnded(_ pid: Int32) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
+        return state == "Z" || state == "X"
+    }
 }
 
 /// Finds python3 on PATH, as `CommandReward` finds programs.

@@ -83,6 +83,8 @@ private func formatSeconds(_ s: Double) -> String {
 /// - After any error that comes from the child, the child is killed and forgotten: the next call
 ///   starts a fresh one (so a call never hangs on a child left in an unknown state).
 /// - Calls are serialised by a lock; one child serves one call at a time.
+/// - A SIGTERM, SIGINT or SIGHUP that ends this process kills the child too (for each of those
+///   signals the host program has not given a disposition of its own).
 public final class CommandReward: RewardFunction, @unchecked Sendable {
     /// The program and its arguments (`argv[0]` without a slash is looked up on PATH).
     public let command: [String]

@@ -42,6 +42,8 @@ final class RewardProcess {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
+        // Foundation reaps the process before it calls this: from then on its pid may be reused
+        process.terminationHandler = { RewardProcessRegistry.unregister($0.processIdentifier) }
         do {
             try process.run()
         } catch {
@@ -49,6 +51,8 @@ final class RewardProcess {
         }
         self.process = process
         self.pid = process.processIdentifier
+        RewardProcessRegistry.register(pid)
+        if !process.isRunning { RewardProcessRegistry.unregister(pid) }  // it ended before it was registered
         self.forwardStderr = forwardStderr
         // Our own close-on-exec copies, so later children do not inherit them (a child holding
         // our stdin's write end would never see end-of-file).
@@ -154,6 +158,7 @@ final class RewardProcess {
             if getpgid(pid) == pid { _ = Glibc.kill(-pid, SIGKILL) }
             _ = Glibc.kill(pid, SIGKILL)
         }
+        RewardProcessRegistry.unregister(pid)
         closeDescriptors()
     }
 
