@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -22,7 +23,7 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "RFTTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "RFTModel", dependencies: ["RFTTensor"]),
-        .target(name: "RFT", dependencies: ["RFTModel", "RFTTensor", "CZstd"]),
+        .target(name: "RFT", dependencies: ["RFTModel", "RFTTensor", "CZstd", "Yams"]),
         .executableTarget(
             name: "rft",
             dependencies: ["RFT", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

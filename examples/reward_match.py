@@ -2,7 +2,7 @@
 """An external reward for rft: 1 when the completion matches the reference, else 0.
 
 Usage:
-    rft train --data data.jsonl --reward-cmd python3 examples/reward_match.py
+    rft train --model checkpoints/addition-base.rftckpt --data data.jsonl --reward-cmd python3 -u examples/reward_match.py
 
 rft starts this program once and sends it one JSON line per batch on stdin:
     {"id": 0, "items": [{"prompt": "12+30=", "completion": "42", "reference": "42", "metadata": {}}, ...]}

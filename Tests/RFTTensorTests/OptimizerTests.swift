@@ -139,16 +139,25 @@ struct AdamWReference {
         #expect(LRSchedule.constant.learningRate(base: base, step: 0) == base)
         #expect(LRSchedule.constant.learningRate(base: base, step: 12345) == base)
 
-        let warm = LRSchedule.linearWarmup(warmupSteps: 10)
-        #expect(abs(warm.learningRate(base: base, step: 0) - 0.01) < 1e-7)
-        #expect(abs(warm.learningRate(base: base, step: 4) - 0.05) < 1e-7)
-        #expect(warm.learningRate(base: base, step: 9) == base)
+        // transformers' warm-up: factor k / w, so the first step of a warm-up has rate 0
+        let warm = LRSchedule(.constantWithWarmup, warmupSteps: 10, totalSteps: 100)
+        #expect(warm.learningRate(base: base, step: 0) == 0)
+        #expect(abs(warm.learningRate(base: base, step: 5) - 0.05) < 1e-7)
         #expect(warm.learningRate(base: base, step: 10) == base)
         #expect(warm.learningRate(base: base, step: 1000) == base)
 
-        let cos = LRSchedule.cosine(warmupSteps: 10, totalSteps: 110, minRatio: 0.1)
-        #expect(abs(cos.learningRate(base: base, step: 0) - 0.01) < 1e-7)
-        #expect(abs(cos.learningRate(base: base, step: 4) - 0.05) < 1e-7)
+        let linear = LRSchedule(.linear, warmupSteps: 10, totalSteps: 110)
+        #expect(abs(linear.learningRate(base: base, step: 60) - 0.05) < 1e-7)  // halfway through the decay
+        #expect(linear.learningRate(base: base, step: 110) == 0)
+        #expect(linear.learningRate(base: base, step: 500) == 0)
+
+        let plain = LRSchedule(.cosine, warmupSteps: 0, totalSteps: 100)
+        #expect(plain.learningRate(base: base, step: 0) == base)  // no warm-up: the base rate at once
+        #expect(abs(plain.learningRate(base: base, step: 50) - 0.05) < 1e-7)
+        #expect(abs(plain.learningRate(base: base, step: 100)) < 1e-7)
+
+        let cos = LRSchedule(.cosineWithMinLR, warmupSteps: 10, totalSteps: 110, minRatio: 0.1)
+        #expect(abs(cos.learningRate(base: base, step: 4) - 0.04) < 1e-7)
         #expect(abs(cos.learningRate(base: base, step: 10) - base) < 1e-7)  // start of decay
         #expect(abs(cos.learningRate(base: base, step: 60) - 0.055) < 1e-6)  // middle: (0.1+1)/2·base
         let quarter = Double(base) * (0.1 + 0.9 * 0.5 * (1 + Foundation.cos(Double.pi * 0.25)))
@@ -165,7 +174,7 @@ struct AdamWReference {
     }
 
     @Test func lrScheduleIsCodable() throws {
-        let s = LRSchedule.cosine(warmupSteps: 3, totalSteps: 9, minRatio: 0.25)
+        let s = LRSchedule(.cosineWithMinLR, warmupSteps: 3, totalSteps: 9, minRatio: 0.25)
         let back = try JSONDecoder().decode(LRSchedule.self, from: JSONEncoder().encode(s))
         #expect(back == s)
     }

@@ -5,11 +5,12 @@ import RFTTensor
 import Testing
 
 /// A short, fully deterministic training run whose whole state lives in checkpoints: model,
-/// AdamW moments and step count, the LR schedule position and the data RNG.
+/// AdamW moments and step count, and the data RNG in the trainer slot (the schedule is a
+/// function of the step).
 struct TinyRun {
     static let config = GPTConfig(vocabularySize: 13, contextLength: 16, layers: 2, heads: 2, width: 32)
     static let batch = 4, length = 16, totalSteps = 14, every = 3, baseLR: Float = 3e-3
-    static let schedule = LRSchedule.cosine(warmupSteps: 2, totalSteps: totalSteps, minRatio: 0.1)
+    static let schedule = LRSchedule(.cosineWithMinLR, warmupSteps: 2, totalSteps: totalSteps, minRatio: 0.1)
 
     let directory: String
     var manager: CheckpointManager {
@@ -23,20 +24,20 @@ struct TinyRun {
     /// after step `stopAfter`, dropping everything in memory as a killed process would.
     func run(stopAfter: Int? = nil) throws -> (GPT, AdamW)? {
         let model: GPT, optimizer: AdamW
-        var state: TrainingState
+        var state: SFTTrainerState
         if let latest = try manager.latest() {
             model = try latest.checkpoint.makeModel(path: latest.path)
             optimizer = AdamW(parameters: model.namedParameters())
             try latest.checkpoint.restore(into: model, optimizer: optimizer, path: latest.path)
-            state = try #require(latest.checkpoint.header.training)
-            #expect(latest.checkpoint.header.schedule?.position == state.step)
+            guard case .sft(let saved)? = latest.checkpoint.header.trainer else { Issue.record("no trainer state"); return nil }
+            state = saved
         } else {
             model = GPT(Self.config, seed: 42)
             optimizer = AdamW(parameters: model.namedParameters(), learningRate: Self.baseLR, weightDecay: 0.1)
-            state = TrainingState(step: 0, rng: RandomGenerator(seed: 7), dataOrder: DataOrderState(rng: RandomGenerator(seed: 8)))
+            state = SFTTrainerState(step: 0, generator: RandomGenerator(seed: 8))
         }
         while state.step < Self.totalSteps {
-            var data = try #require(state.dataOrder?.rng)
+            var data = state.generator
             let n = Self.batch * Self.length
             let stream = (0..<(n + Self.batch)).map { _ in Int(data.next() % UInt64(Self.config.vocabularySize)) }
             var inputs: [Int] = [], targets: [Int] = []
@@ -45,8 +46,7 @@ struct TinyRun {
                 inputs += row.dropLast()
                 targets += row.dropFirst()
             }
-            state.dataOrder?.rng = data
-            state.dataOrder?.position += 1
+            state.generator = data
             optimizer.learningRate = Self.schedule.learningRate(base: Self.baseLR, step: state.step)
             optimizer.zeroGrad()
             crossEntropy(model(inputs, batch: Self.batch, length: Self.length), targets: targets).backward()
@@ -54,9 +54,7 @@ struct TinyRun {
             optimizer.step()
             state.step += 1
             if state.step % Self.every == 0 {
-                let c = Checkpoint.capture(
-                    model: model, optimizer: optimizer, training: state,
-                    schedule: ScheduleState(schedule: Self.schedule, baseLearningRate: Self.baseLR, position: state.step))
+                let c = Checkpoint.capture(model: model, optimizer: optimizer, trainer: .sft(state))
                 try manager.save(c, step: state.step)
             }
             if state.step == stopAfter { return nil }
@@ -95,7 +93,7 @@ struct TinyRun {
 @Suite struct CheckpointManagerTests {
     func small(step: Int, loss: Double) -> Checkpoint {
         var c = sampleCheckpoint().checkpoint
-        c.header.training?.step = step
+        c.header.trainer = .sft(SFTTrainerState(step: step, generator: RandomGenerator(seed: 2)))
         c.header.metrics = ["loss": loss]
         return c
     }
@@ -112,13 +110,13 @@ struct TinyRun {
         #expect(m.checkpoints().map(\.step) == [20, 40, 50])  // last 2 + best (loss 1 at step 20)
         #expect(m.best() == dir + "/sub/" + CheckpointManager.fileName(step: 20))
         // A leftover temp file and unrelated files are ignored.
-        _ = FileManager.default.createFile(atPath: dir + "/sub/.step-000060.rftckpt.tmp-1-2", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: dir + "/sub/.checkpoint-000060.rftckpt.tmp-1-2", contents: Data([1, 2, 3]))
         _ = FileManager.default.createFile(atPath: dir + "/sub/notes.txt", contents: Data())
         let latest = try #require(try m.latest())
-        #expect(latest.checkpoint.header.training?.step == 50 && latest.skipped.isEmpty)
-        #expect(CheckpointManager.step(fromFileName: "step-000123.rftckpt") == 123)
-        #expect(CheckpointManager.step(fromFileName: ".step-000123.rftckpt.tmp-1-2") == nil)
-        #expect(CheckpointManager.step(fromFileName: "step-.rftckpt") == nil)
+        #expect(latest.checkpoint.header.trainer == .sft(SFTTrainerState(step: 50, generator: RandomGenerator(seed: 2))) && latest.skipped.isEmpty)
+        #expect(CheckpointManager.step(fromFileName: "checkpoint-000123.rftckpt") == 123)
+        #expect(CheckpointManager.step(fromFileName: ".checkpoint-000123.rftckpt.tmp-1-2") == nil)
+        #expect(CheckpointManager.step(fromFileName: "checkpoint-.rftckpt") == nil)
     }
 
     @Test func latestFallsBackPastCorruptFiles() throws {

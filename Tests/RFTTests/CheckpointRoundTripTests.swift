@@ -136,7 +136,7 @@ import Testing
             crossEntropy(model(tokens, batch: 2, length: 8), targets: tokens.reversed()).backward()
             opt.step()
         }
-        let c = Checkpoint.capture(model: model, optimizer: opt, training: TrainingState(step: 2))
+        let c = Checkpoint.capture(model: model, optimizer: opt, trainer: .sft(SFTTrainerState(step: 2, generator: RandomGenerator(seed: 1))))
         #expect(c["optimizer.h.0.attn.qkv.weight.exp_avg"] != nil)
         try c.save(to: dir + "/m.rftckpt")
         let loaded = try Checkpoint.load(from: dir + "/m.rftckpt")

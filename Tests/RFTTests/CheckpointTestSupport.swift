@@ -29,11 +29,9 @@ func sampleCheckpoint(chunkElements: Int = 64) -> (checkpoint: Checkpoint, optio
     var header = CheckpointHeader(
         model: GPTConfig(vocabularySize: 13, contextLength: 16, layers: 2, heads: 2, width: 32),
         tokenizer: .object(["kind": .string("char"), "vocabulary": .array([.string("a"), .string("b")])]),
-        training: TrainingState(step: 7, rng: RandomGenerator(seed: 1),
-                                dataOrder: DataOrderState(epoch: 1, position: 3, rng: RandomGenerator(seed: 2))),
         optimizer: OptimizerHeader(kind: "adamw", learningRate: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8,
                                    weightDecay: 0.1, stepCount: 7),
-        schedule: ScheduleState(schedule: .cosine(warmupSteps: 2, totalSteps: 20, minRatio: 0.1), baseLearningRate: 3e-3, position: 7),
+        trainer: .sft(SFTTrainerState(step: 7, generator: RandomGenerator(seed: 2))),
         metrics: ["loss": 2.5], metadata: ["run": "test"], createdAt: "2026-01-01T00:00:00Z")
     header.rftVersion = "0.0.0-test"
     let tensors: [(name: String, tensor: Tensor, dtype: CheckpointDType)] = [
@@ -55,4 +53,14 @@ func sampleCheckpointBytes() -> [UInt8] {
     let (c, o) = sampleCheckpoint()
     try! c.save(to: dir + "/x.rftckpt", options: o)
     return readBytes(dir + "/x.rftckpt")
+}
+
+/// The lines of a metrics.jsonl without their wall-clock fields (`*_seconds`, `seconds`,
+/// `tokens_per_second`), which differ from run to run.
+func metricsWithoutTimings(_ path: String) -> [JSONValue] {
+    readBytes(path).split(separator: UInt8(ascii: "\n")).compactMap { line in
+        guard case .object(var o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else { return .string("unparsable line") }
+        for key in o.keys where key.hasSuffix("seconds") || key == "tokens_per_second" { o.removeValue(forKey: key) }
+        return .object(o)
+    }
 }

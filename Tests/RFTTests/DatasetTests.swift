@@ -78,7 +78,7 @@ struct DatasetTests {
         }
         let binary = makeTemporaryDirectory("data") + "/bin.jsonl"
         FileManager.default.createFile(atPath: binary, contents: Data([0xff, 0xfe, 0x00, 0x80]))
-        #expect(throws: DatasetError.unreadable(path: binary, reason: "not UTF-8 text")) { try PromptDataset.load(jsonl: binary) }
+        #expect(throws: DatasetError.invalidLine(DatasetIssue(path: binary, line: 1, message: "not UTF-8 text"))) { try PromptDataset.load(jsonl: binary) }
     }
 
     @Test func fixedSourceDrawsFromTheList() {

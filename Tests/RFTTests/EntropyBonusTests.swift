@@ -25,15 +25,20 @@ enum TinyRL {
         }
     }
 
-    /// A config small enough for a step in milliseconds.
+    /// A config small enough for a step in milliseconds: 4 prompts × 4 completions.
     static func config() -> GRPOConfig {
         var c = GRPOConfig()
-        c.promptsPerStep = 4
         c.numGenerations = 4
+        c.training.perDeviceTrainBatchSize = 16
         c.maxCompletionLength = 6
-        c.learningRate = 1e-2
-        c.seed = 7
+        c.training.learningRate = 1e-2
+        c.training.seed = 7
         return c
+    }
+
+    /// A trainer on `prompts` with `config` (default `config()`).
+    static func trainer(model: GPT, config: GRPOConfig = config(), reward: any RewardFunction) throws -> GRPOTrainer {
+        try GRPOTrainer(model: model, tokenizer: tokenizer, config: config, reward: reward, source: .generated(prompts))
     }
 }
 
@@ -104,20 +109,22 @@ func naiveEntropy(_ row: ArraySlice<Float>) -> Double {
 
     /// loss −= c·entropy: the value moves by exactly −c·(aggregated entropy), and the gradient of
     /// the whole loss through a GPT matches finite differences, with and without advantages.
-    @Test(arguments: [LossAggregation.tokenMean, .sequenceMean])
-    func entropyBonusGradientThroughGPTMatchesFiniteDifferences(aggregation: LossAggregation) {
+    @Test(arguments: [LossType.bnpo, .grpo])
+    func entropyBonusGradientThroughGPTMatchesFiniteDifferences(aggregation: LossType) {
         let model = TinyRL.model(seed: 5, scale: 3)
         let prompts = [[0, 6, 9, 3], [0, 7, 3]], completions = [[8, 12, 1], [5, 1]]
         for advantages in [[Float(0), 0], [1, -0.5]] {
-            let config = PolicyLossConfig(aggregation: aggregation, entropyCoefficient: 0.5)
+            let config = PolicyLossConfig(lossType: aggregation, entropyCoefficient: 0.5)
+            // π_old frozen at the starting point: the ratio is 1 there and varies under the finite differences
+            let old = withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() }
             func loss(_ c: PolicyLossConfig) -> Tensor {
                 let (lp, h) = model.completionLogProbsAndEntropy(prompts: prompts, completions: completions)
-                return policyGradientLoss(logProbs: lp, sequenceLengths: [3, 2], advantages: advantages, entropy: h, config: c).loss
+                return policyGradientLoss(logProbs: lp, sequenceLengths: [3, 2], advantages: advantages, oldLogProbs: old, entropy: h, config: c).loss
             }
             // value: the bonus subtracts c · entropy aggregated like the policy loss
             let h = withoutGradients { model.completionLogProbsAndEntropy(prompts: prompts, completions: completions).entropy.toArray() }
-            let aggregated = aggregation == .tokenMean ? h.reduce(0, +) / 5 : ((h[0] + h[1] + h[2]) / 3 + (h[3] + h[4]) / 2) / 2
-            let without = withoutGradients { loss(PolicyLossConfig(aggregation: aggregation)).item() }
+            let aggregated = aggregation == .bnpo ? h.reduce(0, +) / 5 : ((h[0] + h[1] + h[2]) / 3 + (h[3] + h[4]) / 2) / 2
+            let without = withoutGradients { loss(PolicyLossConfig(lossType: aggregation)).item() }
             #expect(abs(withoutGradients { loss(config).item() } - (without - 0.5 * aggregated)) < 1e-5)
             // gradient
             for p in model.parameters() { p.grad = nil }
@@ -145,8 +152,7 @@ func naiveEntropy(_ row: ArraySlice<Float>) -> Double {
     /// the sampling policy, computed here by hand one sequence at a time.
     @Test func entropyMetricMatchesHandComputation() throws {
         let reward = ClosureReward { _, completion, _ in Double(completion.count % 2) }
-        let probe = PolicyGradientTrainer(model: TinyRL.model(scale: 3), tokenizer: TinyRL.tokenizer, config: TinyRL.config(),
-                                          reward: reward, prompts: TinyRL.prompts)
+        let probe = try TinyRL.trainer(model: TinyRL.model(scale: 3), reward: reward)
         let batch = try probe.rollout(promptCount: TinyRL.config().promptsPerStep)  // the rollouts of a fresh trainer's first step
         var sum = 0.0, tokens = 0
         let model = probe.model
@@ -163,8 +169,7 @@ func naiveEntropy(_ row: ArraySlice<Float>) -> Double {
             }
         }
         #expect(tokens > 20)
-        let trainer = PolicyGradientTrainer(model: TinyRL.model(scale: 3), tokenizer: TinyRL.tokenizer, config: TinyRL.config(),
-                                            reward: reward, prompts: TinyRL.prompts)
+        let trainer = try TinyRL.trainer(model: TinyRL.model(scale: 3), reward: reward)
         let metrics = try trainer.step()
         #expect(abs(metrics.entropy - sum / Double(tokens)) < 1e-4, "metric \(metrics.entropy), by hand \(sum / Double(tokens))")
         #expect(metrics.entropy > 0.1 && metrics.entropy < log(Double(TinyRL.tokenizer.vocabularySize)))

@@ -21,9 +21,18 @@ import Testing
         #expect(a[4...].allSatisfy { $0 == 0 }, "a group with equal rewards has zero advantage")
     }
 
-    @Test func drGRPOSubtractsTheGroupMeanOnly() throws {
-        var c = AdvantageComputer(.drGRPO)
+    @Test func scaleRewardsNoneSubtractsTheGroupMeanOnly() throws {
+        var c = AdvantageComputer(.grpo, scaleRewards: .none)  // Dr. GRPO's advantage
         #expect(try c.advantages(rewards: [3, 1, 0, 0], groupSize: 2) == [1, -1, 0, 0])
+    }
+
+    @Test func scaleRewardsBatchDividesByTheBatchStd() throws {
+        var c = AdvantageComputer(.grpo, scaleRewards: .batch)
+        // rewards 3, 1, 0, 0: batch mean 1, sample std √((4 + 0 + 1 + 1)/3) = √2; groups centre on 2 and 0
+        let a = try c.advantages(rewards: [3, 1, 0, 0], groupSize: 2)
+        let s = 2.0.squareRoot() + 1e-4
+        #expect(abs(a[0] - 1 / s) < 1e-12 && abs(a[1] + 1 / s) < 1e-12 && a[2] == 0 && a[3] == 0)
+        #expect(try ScaleRewards(parsing: "true") == .group && (try ScaleRewards(parsing: "false")) == ScaleRewards.none)
     }
 
     @Test func reinforceKeepsRewardsAndBaselineMovesSlowly() throws {
@@ -52,7 +61,7 @@ import Testing
         let lp = Tensor(shape: [1], data: [-1], requiresGrad: true)
         let old = -1 - logf(ratio)
         let (loss, stats) = policyGradientLoss(logProbs: lp, sequenceLengths: [1], advantages: [a],
-                                               oldLogProbs: [old], config: PolicyLossConfig(kind: .ppoClip, epsilon: epsilon))
+                                               oldLogProbs: [old], config: PolicyLossConfig(epsilon: epsilon))
         loss.backward()
         return (loss.item(), lp.grad!.item(), stats.clipFraction)
     }
@@ -93,36 +102,56 @@ import Testing
         let values: [Float] = [-0.5, -1.2, -2.0, -0.1, -0.9]
         let lengths = [2, 3], adv: [Float] = [1.5, -0.7]
         let old: [Float] = [-0.6, -1.0, -2.2, -0.1, -0.5], ref: [Float] = [-0.4, -1.5, -1.9, -0.3, -1.0]
-        for kind in PolicyLossKind.allCases {
-            for aggregation in LossAggregation.allCases {
-                let config = PolicyLossConfig(kind: kind, epsilon: 0.2, beta: 0.3, klEstimator: .k3, aggregation: aggregation)
+        for oldLogProbs in [nil, old] {
+            for lossType in LossType.allCases {
+                let config = PolicyLossConfig(epsilon: 0.2, beta: 0.3, klEstimator: .k3, lossType: lossType)
                 func loss(_ v: [Float]) -> Float {
                     withoutGradients {
-                        policyGradientLoss(logProbs: Tensor(shape: [5], data: v), sequenceLengths: lengths,
-                                           advantages: adv, oldLogProbs: old, referenceLogProbs: ref, config: config).loss.item()
+                        policyGradientLoss(logProbs: Tensor(shape: [5], data: v), sequenceLengths: lengths, advantages: adv,
+                                           oldLogProbs: oldLogProbs ?? v, referenceLogProbs: ref, config: config, maxCompletionLength: 4).loss.item()
                     }
                 }
                 let lp = Tensor(shape: [5], data: values, requiresGrad: true)
-                policyGradientLoss(logProbs: lp, sequenceLengths: lengths, advantages: adv, oldLogProbs: old,
-                                   referenceLogProbs: ref, config: config).loss.backward()
+                policyGradientLoss(logProbs: lp, sequenceLengths: lengths, advantages: adv, oldLogProbs: oldLogProbs,
+                                   referenceLogProbs: ref, config: config, maxCompletionLength: 4).loss.backward()
                 for i in 0..<5 {
+                    // with π_old = π (no old log-probs) the ratio is 1 at every point: its gradient is −A∇log π plus KL
                     var up = values, down = values
                     up[i] += 1e-3; down[i] -= 1e-3
-                    let fd = (loss(up) - loss(down)) / 2e-3
-                    #expect(abs(fd - lp.grad!.data[i]) < 2e-3, "\(kind) \(aggregation) token \(i)")
+                    let fd = oldLogProbs == nil ? finiteDifferenceAtRatioOne(i, values, lengths, adv, ref, config) : (loss(up) - loss(down)) / 2e-3
+                    #expect(abs(fd - lp.grad!.data[i]) < 2e-3, "\(lossType) old \(oldLogProbs != nil) token \(i)")
                 }
             }
         }
     }
 
-    @Test func aggregationWeighsTokensOrSequences() {
-        // vanilla, A = 1: loss = −mean of log-probs, over tokens or over sequences
-        let lp = Tensor(shape: [3], data: [-1, -2, -4])
-        let tokenMean = policyGradientLoss(logProbs: lp, sequenceLengths: [1, 2], advantages: [1, 1],
-                                           config: PolicyLossConfig(aggregation: .tokenMean)).loss.item()
-        let sequenceMean = policyGradientLoss(logProbs: lp, sequenceLengths: [1, 2], advantages: [1, 1],
-                                              config: PolicyLossConfig(aggregation: .sequenceMean)).loss.item()
-        #expect(abs(tokenMean - 7.0 / 3) < 1e-6)
-        #expect(abs(sequenceMean - (1 + 3) / 2) < 1e-6)
+    /// d loss / d log π of token i with the ratio held at 1: the loss with old log-probs frozen at
+    /// `values`, differentiated numerically.
+    func finiteDifferenceAtRatioOne(_ i: Int, _ values: [Float], _ lengths: [Int], _ adv: [Float], _ ref: [Float],
+                                    _ config: PolicyLossConfig) -> Float {
+        func loss(_ v: [Float]) -> Float {
+            withoutGradients {
+                policyGradientLoss(logProbs: Tensor(shape: [5], data: v), sequenceLengths: lengths, advantages: adv,
+                                   oldLogProbs: values, referenceLogProbs: ref, config: config, maxCompletionLength: 4).loss.item()
+            }
+        }
+        var up = values, down = values
+        up[i] += 1e-3; down[i] -= 1e-3
+        return (loss(up) - loss(down)) / 2e-3
+    }
+
+    /// TRL's four normalisations on a hand-computed batch: A = 1, ratios 1.1, 0.9, 1.0 (inside
+    /// the clip range), so the per-token losses are −1.1, −0.9, −1.0 over completions of 1 and 2 tokens.
+    @Test func lossTypesNormaliseAsTRL() {
+        let lp: [Float] = [-1, -2, -4]
+        let old = zip(lp, [Float(1.1), 0.9, 1.0]).map { $0 - logf($1) }
+        func value(_ t: LossType) -> Float {
+            policyGradientLoss(logProbs: Tensor(shape: [3], data: lp), sequenceLengths: [1, 2], advantages: [1, 1], oldLogProbs: old,
+                               config: PolicyLossConfig(lossType: t), maxCompletionLength: 4).loss.item()
+        }
+        #expect(abs(value(.bnpo) - (-3.0 / 3)) < 1e-6)           // Σ / tokens
+        #expect(abs(value(.dapo) - (-3.0 / 3)) < 1e-6)           // the same on one process
+        #expect(abs(value(.grpo) - (-1.1 - 0.95) / 2) < 1e-6)    // mean of per-completion means
+        #expect(abs(value(.drGRPO) - (-3.0 / (2 * 4))) < 1e-6)   // Σ / (completions × max_completion_length)
     }
 }

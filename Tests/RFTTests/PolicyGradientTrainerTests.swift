@@ -37,16 +37,14 @@ import Testing
         let before = try Self.meanReward(model, tokenizer)
         var config = GRPOConfig()
         config.advantageEstimator = estimator
-        config.learningRate = 5e-5
+        config.training.learningRate = 5e-5
         config.maxCompletionLength = 6
-        config.seed = 1
-        config.promptsPerStep = 32  // 256 rollouts a step: with 8 prompts the update is mostly noise
-        if estimator == .grpo { config.loss = PolicyLossConfig(kind: .ppoClip, beta: 0.01); config.numIterations = 2 }
-        let trainer = PolicyGradientTrainer(model: model, tokenizer: tokenizer, config: config,
-                                            reward: TaskVerifierReward(task: task)) { g, n in
-            (0..<n).map { _ in task.example(length: 3, using: &g) }
-        }
-        var metrics: [StepMetrics] = []
+        config.training.seed = 1
+        config.training.perDeviceTrainBatchSize = 256  // 32 prompts × 8: with 8 prompts the update is mostly noise
+        if estimator == .grpo { config.loss = PolicyLossConfig(beta: 0.01); config.numIterations = 2 }
+        let trainer = try GRPOTrainer(model: model, tokenizer: tokenizer, config: config, reward: TaskVerifierReward(task: task),
+                                      source: .task(task, lengths: 3...3))
+        var metrics: [GRPOStepMetrics] = []
         for _ in 0..<40 { metrics.append(try trainer.step()) }
         let after = try Self.meanReward(model, tokenizer)
         #expect(after > before + 0.01, "\(estimator.rawValue): mean sampled reward \(before) → \(after)")

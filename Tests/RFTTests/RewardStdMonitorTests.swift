@@ -35,7 +35,7 @@ enum TinyPolicy {
         -> (prompt: [Int], all: [EnumeratedCompletion], p: [Double], r: [Double], v: Double)
     {
         let prompt = try tokenizer.encodePrompt(example.prompt)
-        let options = monitor(.exact, temperature: temperature).samplingOptions
+        let options = monitor(.exact, temperature: temperature).samplingOptions(length: 3)
         let all = try GradientEvidence.enumerateCompletions(model: model, prompt: prompt, options: options, cap: 1000)
         let p = all.map { exp($0.logProb) }
         let texts = all.map { tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }
@@ -153,7 +153,7 @@ enum TinyPolicy {
             #expect(try #require(row.gradNorm) < 1e-9)
             #expect(try #require(row.boundTerm) > 0.1)
         }
-        #expect(report.summary.flaggedShare == 1)
+        #expect(report.summary.fracFlagged == 1)
     }
 
     /// Lowering the temperature pushes p(greedy completion) → 1: the std of "is the greedy
@@ -191,7 +191,7 @@ enum TinyPolicy {
         let examples = Array(TinyPolicy.examples.prefix(3))
         for (temperature, topK) in [(Float(1), 0), (Float(0.7), 3)] {
             var sampled = TinyPolicy.monitor(.sampled, temperature: temperature)
-            sampled.numSamples = 4000
+            sampled.numGenerations = 4000
             sampled.topK = topK
             var exact = sampled
             exact.mode = .exact
@@ -217,12 +217,12 @@ enum TinyPolicy {
         let exact = try TinyPolicy.monitor(.exact, evidence: true)
             .measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: examples, reward: TinyPolicy.graded)
         var small = TinyPolicy.monitor(.sampled, evidence: true)
-        small.numSamples = 16
+        small.numGenerations = 16
         for row in try small.measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: TinyPolicy.examples, reward: TinyPolicy.graded).rows {
             #expect(row.gradNorm! <= 16.0 / 15 * row.std * row.boundTerm! * (1 + 1e-4) + 1e-7, "\(row)")
         }
         var large = small
-        large.numSamples = 4000
+        large.numGenerations = 4000
         let sampled = try large.measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: examples, reward: TinyPolicy.graded)
         for (s, e) in zip(sampled.rows, exact.rows) {
             #expect(abs(s.gradNorm! / e.gradNorm! - 1) < 0.3, "sampled ‖ĝ‖ \(s.gradNorm!), exact ‖∇V‖ \(e.gradNorm!)")
@@ -236,12 +236,16 @@ enum TinyPolicy {
         let model = TinyPolicy.model()
         var monitor = TinyPolicy.monitor(.sampled)
         monitor.seed = 42
-        monitor.batchSize = 4
-        var calls: [(Int, Int)] = []
+        monitor.inputsPerBatch = 4
+        var calls: [Int] = []
         let a = try monitor.measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: TinyPolicy.examples,
-                                    reward: TinyPolicy.graded) { calls.append(($0, $1)) }
-        #expect(calls.map(\.0) == [4, 6] && calls.allSatisfy { $0.1 == 6 })
-        monitor.batchSize = 1
+                                    reward: TinyPolicy.graded) { calls.append($0.count) }
+        #expect(calls == [4, 6])
+        // resumed from the first batch's rows: the rows an uninterrupted measurement gives
+        let resumed = try monitor.measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: TinyPolicy.examples,
+                                          reward: TinyPolicy.graded, resuming: Array(a.rows.prefix(4)))
+        #expect(resumed == a)
+        monitor.inputsPerBatch = 1
         let b = try monitor.measure(model: model, tokenizer: TinyPolicy.tokenizer, examples: TinyPolicy.examples, reward: TinyPolicy.graded)
         #expect(a == b)
         monitor.seed = 43
@@ -294,33 +298,31 @@ enum TinyPolicy {
         let rows = (0..<10).map { (i: Int) -> RewardStdRow in
             let std = Double(i) / 10
             return RewardStdRow(id: "x\(i)", prompt: "p\(i)", mean: means[i], std: std, lower: 0, upper: 1,
-                                flagged: std < 0.25, numSamples: 16)
+                                flagged: std < 0.25, stuck: std < 0.25 && means[i] < 0.5, numSamples: 16)
         }
-        return RewardStdReport(mode: .sampled, rows: rows, threshold: 0.25)
+        return RewardStdReport(mode: .sampled, rows: rows, criterion: StuckCriterion(stdThreshold: 0.25))
     }
 
     @Test func summaryOfAHandmadeReport() {
         let s = Self.handmade().summary
-        #expect(s.count == 10 && s.flaggedCount == 3 && abs(s.flaggedShare - 0.3) < 1e-15)
+        #expect(s.numInputs == 10 && s.numFlagged == 3 && abs(s.fracFlagged - 0.3) < 1e-15)
+        #expect(s.numStuck == 2 && s.numSolved == 1 && abs(s.fracStuck - 0.2) < 1e-15 && !s.rewardConstant)
         #expect(abs(s.fracRewardZeroStd - 0.1) < 1e-15)
         #expect(abs(s.stdP10 - 0.09) < 1e-12 && abs(s.stdP50 - 0.45) < 1e-12 && abs(s.stdP90 - 0.81) < 1e-12, "\(s)")
-        #expect(abs(s.meanRewardFlagged! - 1.0 / 3) < 1e-12)
-        #expect(abs(s.meanRewardUnflagged! - (0.3 + 0.4 + 0.5 + 0.6 + 0.7 + 0.8 + 0.9) / 7) < 1e-12)
-        #expect(s.meanGradNormFlagged == nil && s.threshold == 0.25)
-        let empty = RewardStdReport(mode: .exact, rows: [], threshold: 0.05).summary
-        #expect(empty.count == 0 && empty.flaggedShare == 0 && empty.stdP50 == 0 && empty.meanRewardFlagged == nil)
+        #expect(abs(s.rewardFlagged! - 1.0 / 3) < 1e-12)
+        #expect(abs(s.rewardUnflagged! - (0.3 + 0.4 + 0.5 + 0.6 + 0.7 + 0.8 + 0.9) / 7) < 1e-12)
+        #expect(s.gradNormFlagged == nil && s.stdThreshold == 0.25)
+        let empty = RewardStdReport(mode: .exact, rows: [], criterion: StuckCriterion()).summary
+        #expect(empty.numInputs == 0 && empty.fracFlagged == 0 && empty.stdP50 == 0 && empty.rewardFlagged == nil && empty.reward == nil)
         #expect(RewardStatistics.percentile(sorted: [3], 0.9) == 3)
     }
 
-    @Test func relativeThresholdUsesTheRewardRange() {
-        var m = RewardStdMonitor(threshold: 0.05, relativeThreshold: 0.1)
-        #expect(m.effectiveThreshold == 0.05, "no range: the absolute threshold")
-        m.rewardRange = -1...1
-        #expect(abs(m.effectiveThreshold - 0.2) < 1e-15)
-        #expect(RewardStdMonitor(numSamples: 1).validationError() != nil)
-        #expect(RewardStdMonitor(topK: 5, gradientEvidence: true).validationError() != nil)
-        #expect(RewardStdMonitor(relativeThreshold: 2).validationError() != nil)
-        #expect(RewardStdMonitor().validationError() == nil)
+    @Test func settingsAreValidated() {
+        #expect(throws: ConfigError.invalid(key: "num_generations", reason: "must be in 2…65536, got 1")) { try RewardStdMonitor(numGenerations: 1).validate() }
+        #expect(throws: ConfigError.self) { try RewardStdMonitor(topK: 5, gradientEvidence: true).validate() }
+        #expect(throws: ConfigError.self) { try StuckCriterion(stdThreshold: 2).validate() }
+        #expect(throws: ConfigError.self) { try StuckCriterion(stdThreshold: 0.05, rewardRange: 1...1).validate() }
+        #expect(throws: Never.self) { try RewardStdMonitor().validate() }
     }
 
     /// RFC 4180: fields with commas, quotes, CR/LF are quoted with doubled quotes; a parser
@@ -332,16 +334,16 @@ enum TinyPolicy {
         let nasty = ["a,b", "say \"hi\"", "two\nlines", "cr\r\nlf", " padded ", "ünï, ✓"]
         let rows = nasty.enumerated().map { i, p in
             RewardStdRow(id: "id\(i)", prompt: p, mean: 0.5, std: 0.25, lower: 0.1, upper: 0.9, flagged: false,
-                         gradNorm: i == 0 ? 1.5 : nil, numSamples: 16)
+                         stuck: false, gradNorm: i == 0 ? 1.5 : nil, numSamples: 16)
         }
-        let report = RewardStdReport(mode: .sampled, rows: rows, threshold: 0.05)
+        let report = RewardStdReport(mode: .sampled, rows: rows, criterion: StuckCriterion())
         let parsed = Self.parseCSV(report.csv())
         #expect(parsed.count == nasty.count + 1)
         #expect(parsed[0] == RewardStdRow.csvHeader)
         for (i, fields) in parsed.dropFirst().enumerated() {
-            #expect(fields.count == 10)
+            #expect(fields.count == 11)
             #expect(fields[1] == nasty[i], "row \(i): \(fields[1].debugDescription)")
-            #expect(fields[7] == (i == 0 ? "1.5" : ""))
+            #expect(fields[8] == (i == 0 ? "1.5" : "") && fields[7] == "false")
         }
         // JSONL round-trips the rows
         let lines = try report.jsonLines().split(separator: "\n")
@@ -397,8 +399,13 @@ enum TinyPolicy {
         #expect(histogram.counts["rect"]! == 2 + 5, "background, frame and one bar per non-empty bin")
         #expect(histogram.text.contains("std <&> \"q\"") && histogram.text.contains("threshold 0.25"))
         let scatter = try #require(SVGCounter.parse(report.meanStdScatterSVG()))
-        #expect(scatter.counts["circle"]! == 10 + 2, "one per input plus two legend dots")
-        #expect(scatter.text.contains("flagged: std < threshold (3)"))
+        #expect(scatter.counts["circle"]! == 10 + 3, "one per input (no two coincide) plus three legend dots")
+        #expect(scatter.text.contains("stuck: flagged, low reward (2)") && scatter.text.contains("solved: flagged, high reward (1)"))
+        // coinciding points (0/1 rewards) become one counted marker
+        var zeros = report
+        zeros.rows = (0..<50).map { RewardStdRow(id: "z\($0)", prompt: "", mean: 0, std: 0, lower: 0, upper: 0, flagged: true, stuck: true, numSamples: 16) }
+        let counted = try #require(SVGCounter.parse(zeros.meanStdScatterSVG()))
+        #expect(counted.counts["circle"]! == 1 + 3 && counted.text.contains("50") && counted.text.contains("stuck: flagged, low reward (50)"))
         let lines = SVGPlot.linePlot(series: [
             SVGPlot.Series(name: "run A", points: (0..<50).map { (Double($0), sin(Double($0) / 5)) }, color: SVGPlot.palette[0]),
             SVGPlot.Series(name: "run B", points: [(0, .nan), (1, 2), (2, .infinity)], color: SVGPlot.palette[1]),
@@ -440,14 +447,20 @@ enum TinyPolicy {
             #expect(input == "input 0 (\"abc\")")
             #expect(error.description.contains("unknown character"), "\(error)")
         }
-        #expect(throws: RewardStdMonitorError.rewardCount(expected: 16, got: 1)) {
+        #expect(throws: RewardError.wrongCount(expected: 16, got: 1)) {
             try monitor.measure(model: model, tokenizer: tok, examples: [TinyPolicy.examples[0]], reward: OneReward())
         }
-        #expect(throws: RewardStdMonitorError.self) {
+        #expect(throws: RewardError.self) {
             try monitor.measure(model: model, tokenizer: tok, examples: TinyPolicy.examples, reward: ClosureReward { _, _, _ in .nan })
         }
-        #expect(throws: RewardStdMonitorError.invalidConfiguration("num_samples must be ≥ 2 (a std needs two samples), got 1")) {
-            try RewardStdMonitor(numSamples: 1).measure(model: model, tokenizer: tok, examples: [], reward: TinyPolicy.graded)
+        do {  // outside the declared range: the same error as the trainer's
+            _ = try monitor.measure(model: model, tokenizer: tok, examples: TinyPolicy.examples, reward: ClosureReward { _, _, _ in 5 })
+            Issue.record("a reward outside the range must be an error")
+        } catch RewardError.invalidReward(let value, _, _, let range) {
+            #expect(value == 5 && range == 0...1)
+        }
+        #expect(throws: RewardStdMonitorError.invalidConfiguration("num_generations: must be in 2…65536, got 1")) {
+            try RewardStdMonitor(numGenerations: 1).measure(model: model, tokenizer: tok, examples: [], reward: TinyPolicy.graded)
         }
         #expect(throws: RewardStdMonitorError.gradientsDisabled) {
             try withoutGradients {

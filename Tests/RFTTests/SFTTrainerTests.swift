@@ -12,10 +12,17 @@ struct SFTTrainerTests {
 
     static func trainer(seed: UInt64 = 3) -> SFTTrainer {
         var c = SFTConfig()
-        c.batchSize = 16
-        c.learningRate = 3e-3
-        c.seed = seed
-        return SFTTrainer(model: GPT(gpt, seed: 11), tokenizer: tokenizer, config: c, source: .task(task, lengths: 2...4))
+        c.training.perDeviceTrainBatchSize = 16
+        c.training.learningRate = 3e-3
+        c.training.seed = seed
+        return try! SFTTrainer(model: GPT(gpt, seed: 11), tokenizer: tokenizer, config: c, source: .task(task, lengths: 2...4))
+    }
+
+    @Test func aGRPOStateIsRefused() throws {
+        let t = Self.trainer()
+        let grpo = GRPOTrainerState(stepCount: 1, generator: RandomGenerator(seed: 1), advantages: AdvantageComputer(.grpo),
+                                    tracker: RewardStdTracker())
+        #expect(throws: TrainingError.wrongState(expected: "sft", got: "grpo")) { try t.restore(.grpo(grpo)) }
     }
 
     @Test func lossFallsOnAnAlgorithmicTask() throws {
@@ -50,13 +57,11 @@ struct SFTTrainerTests {
         let first = Self.trainer()
         for _ in 0..<3 { _ = try first.step() }
         let path = makeTemporaryDirectory("sft") + "/step-3.rftckpt"
-        try Checkpoint.capture(model: first.model, optimizer: first.optimizer,
-                               training: TrainingState(step: first.state.step, dataOrder: DataOrderState(epoch: 0, position: 3, rng: first.state.generator)))
-            .save(to: path)
+        try Checkpoint.capture(first).save(to: path)
         let loaded = try Checkpoint.load(from: path)
         let second = Self.trainer()  // fresh weights and optimizer, replaced from the file
-        try loaded.restore(into: second.model, optimizer: second.optimizer, path: path)
-        second.state = SFTTrainerState(step: loaded.header.training!.step, generator: loaded.header.training!.dataOrder!.rng!)
+        try loaded.restore(into: second, path: path)
+        #expect(second.stepCount == 3)
         var a: [SFTStepMetrics] = [], b: [SFTStepMetrics] = []
         for _ in 0..<3 { b.append(try second.step()) }
         let again = Self.trainer()
@@ -66,9 +71,9 @@ struct SFTTrainerTests {
     }
 
     @Test func examplesWithoutReferencesAreRefused() {
-        let t = SFTTrainer(model: GPT(Self.gpt, seed: 1), tokenizer: Self.tokenizer,
-                           source: .fixed([TaskExample(prompt: "ab", reference: nil, length: 2, id: "line 3")]))
+        let t = try! SFTTrainer(model: GPT(Self.gpt, seed: 1), tokenizer: Self.tokenizer,
+                                source: .fixed([TaskExample(prompt: "ab", reference: nil, length: 2, id: "line 3")]))
         #expect(throws: TaskBatchError.missingReference("line 3")) { try t.step() }
-        #expect(t.state.step == 0)
+        #expect(t.stepCount == 0)
     }
 }

@@ -112,7 +112,7 @@ import RFTTensor
         let tokenizer = task.tokenizer
         let model = GPT(GPTConfig(vocabularySize: tokenizer.vocabularySize, contextLength: 16, layers: 1, heads: 2, width: 16), seed: 1)
         let rows = try TaskEvaluation.evaluate(model: model, tokenizer: tokenizer, task: task, lengths: 2...3, examplesPerLength: 8, seed: 5)
-        #expect(rows.map(\.length) == [2, 3] && rows.allSatisfy { $0.count == 8 && $0.accuracy <= $0.partialCredit + 1e-12 })
+        #expect(rows.map(\.length) == [2, 3] && rows.allSatisfy { $0.count == 8 && $0.accuracy <= $0.reward + 1e-12 })
         #expect(rows == (try TaskEvaluation.evaluate(model: model, tokenizer: tokenizer, task: task, lengths: 2...3, examplesPerLength: 8, seed: 5)))
     }
 }

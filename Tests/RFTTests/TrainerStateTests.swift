@@ -11,41 +11,48 @@ final class CallCounter: @unchecked Sendable { var calls = 0 }
 func flatWeights(_ model: GPT) -> [Float] { model.parameters().flatMap { $0.toArray() } }
 
 /// Metrics without the wall-clock fields (which differ from run to run).
-func withoutTimings(_ m: StepMetrics) -> StepMetrics {
+func withoutTimings(_ m: GRPOStepMetrics) -> GRPOStepMetrics {
     var m = m
     m.generationSeconds = 0; m.scoringSeconds = 0; m.updateSeconds = 0; m.tokensPerSecond = 0
     return m
 }
 
 @Suite struct RewardStdTrackerTests {
-    @Test func tracksFirstAndLatestSightingPerInput() throws {
-        var t = RewardStdTracker(threshold: 0.1)
+    @Test func tracksFirstAndLatestSightingPerInputByTheOneCriterion() throws {
+        var t = RewardStdTracker(criterion: StuckCriterion(stdThreshold: 0.1))
         let x = TaskExample(prompt: "1+1=", reference: "2", length: 1)                  // key: the prompt
         let y = TaskExample(prompt: "same text", reference: nil, length: 1, id: "row-7")  // key: the id
-        var low = t.record(x, rewards: [1, 1, 1, 1], step: 1)                           // std 0: low
-        #expect(low)
-        low = t.record(y, rewards: [0, 1, 0, 1], step: 1)                               // mean 0.5, std 0.5
-        #expect(!low)
-        low = t.record(x, rewards: [0, 0, 0, 1], step: 3)                               // mean 0.25, std √0.1875
-        #expect(!low)
+        var seen = t.record(x, group: RewardGroup([1, 1, 1, 1]), step: 1)               // std 0, mean 1: flagged, solved
+        #expect(seen.flagged && !seen.stuck)
+        seen = t.record(y, group: RewardGroup([0, 1, 0, 1]), step: 1)                   // mean 0.5, std 0.5
+        #expect(!seen.flagged && !seen.stuck)
+        seen = t.record(x, group: RewardGroup([0, 0, 0, 1]), step: 3)                   // mean 0.25, std √0.1875
+        #expect(!seen.flagged)
         var r = try #require(t["1+1="])
         #expect(r.timesSeen == 2 && r.firstStep == 1 && r.lastStep == 3)
         #expect(r.firstMean == 1 && r.firstStd == 0 && r.lastMean == 0.25 && abs(r.lastStd - 0.1875.squareRoot()) < 1e-12)
-        #expect(!r.stuck, "low at first, not at the latest sighting")
-        low = t.record(x, rewards: [0.5, 0.5, 0.5, 0.5], step: 4)
-        #expect(low)
+        #expect(!r.firstStuck && !r.stuck, "solved at first (std 0, mean 1), not flagged at the latest sighting")
+        seen = t.record(x, group: RewardGroup([0, 0, 0, 0]), step: 4)                   // std 0, mean 0: stuck
+        #expect(seen.flagged && seen.stuck)
         r = try #require(t["1+1="])
-        #expect(r.timesSeen == 3 && r.stuck && r.lastMean == 0.5 && r.firstMean == 1)
+        #expect(r.timesSeen == 3 && r.stuck && !r.firstStuck && r.lastMean == 0 && r.firstMean == 1)
         // another example with the same id is the same input
-        t.record(TaskExample(prompt: "other text", reference: nil, length: 1, id: "row-7"), rewards: [1, 1, 0, 0], step: 5)
+        t.record(TaskExample(prompt: "other text", reference: nil, length: 1, id: "row-7"), group: RewardGroup([1, 1, 0, 0]), step: 5)
         let y7 = try #require(t["row-7"])
         #expect(y7.timesSeen == 2 && y7.prompt == "same text" && y7.firstStd == 0.5 && y7.lastStd == 0.5 && !y7.stuck)
         #expect(t.report().map(\.id) == ["1+1=", "row-7"])
         // Codable: the index is rebuilt and tracking continues
         var back = try JSONDecoder().decode(RewardStdTracker.self, from: JSONEncoder().encode(t))
         #expect(back == t)
-        back.record(y, rewards: [1, 1, 1, 1], step: 6)
+        back.record(y, group: RewardGroup([1, 1, 1, 1]), step: 6)
         #expect(back["row-7"]?.timesSeen == 3 && back.report().count == 2)
+    }
+
+    @Test func aRewardRangeScalesTheThresholdAndTheMidpoint() {
+        let c = StuckCriterion(stdThreshold: 0.05, rewardRange: -1...1)
+        #expect(c.threshold == 0.1 && c.midpoint == 0)
+        #expect(c.isStuck(mean: -1, std: 0.05) && !c.isStuck(mean: 0.5, std: 0) && c.isSolved(mean: 0.5, std: 0))
+        #expect(!c.isFlagged(std: 0.1))
     }
 }
 
@@ -55,15 +62,16 @@ func withoutTimings(_ m: StepMetrics) -> StepMetrics {
     static let reward = ClosureReward { prompt, completion, _ in prompt.hasPrefix("a") ? 1 : Double(completion.count % 2) }
 
     static func trainer(dynamic: Bool, tries: Int = 6, estimator: AdvantageEstimator = .grpo,
-                        reward: any RewardFunction = reward, counter: CallCounter = CallCounter()) -> PolicyGradientTrainer {
+                        reward: any RewardFunction = reward, counter: CallCounter = CallCounter()) -> GRPOTrainer {
         var config = TinyRL.config()
         config.dynamicSampling = dynamic
         config.maxSamplingTries = tries
         config.advantageEstimator = estimator
-        return PolicyGradientTrainer(model: TinyRL.model(scale: 3), tokenizer: TinyRL.tokenizer, config: config, reward: reward) { g, n in
-            counter.calls += 1
-            return TinyRL.prompts(&g, n)
-        }
+        return try! GRPOTrainer(model: TinyRL.model(scale: 3), tokenizer: TinyRL.tokenizer, config: config, reward: reward,
+                                source: .generated { g, n in
+                                    counter.calls += 1
+                                    return TinyRL.prompts(&g, n)
+                                })
     }
 
     @Test func trainsOnlyOnGroupsWithDifferentRewards() throws {
@@ -74,15 +82,15 @@ func withoutTimings(_ m: StepMetrics) -> StepMetrics {
             #expect(sampled.count <= 6)
             #expect(training.groupCount == 4, "enough informative groups within the cap")
             for g in 0..<training.groupCount {
-                #expect(!training.hasEqualRewards(g) && training.examples[g].prompt.hasPrefix("b"))
+                #expect(!training.group(g).allEqual && training.examples[g].prompt.hasPrefix("b"))
             }
             // the training groups are the first informative groups sampled, in order
-            let informative = sampled.flatMap { b in (0..<b.groupCount).filter { !b.hasEqualRewards($0) }.map { (b, $0) } }
+            let informative = sampled.flatMap { b in (0..<b.groupCount).filter { !b.group($0).allEqual }.map { (b, $0) } }
             #expect(informative.count >= 4)
             for (g, (b, j)) in informative.prefix(4).enumerated() {
-                #expect(b.examples[j] == training.examples[g] && b.groupRewards(j) == training.groupRewards(g))
+                #expect(b.examples[j] == training.examples[g] && b.group(j) == training.group(g))
             }
-            let zero = sampled.flatMap { b in (0..<b.groupCount).filter { b.hasEqualRewards($0) } }
+            let zero = sampled.flatMap { b in (0..<b.groupCount).filter { b.group($0).allEqual } }
             #expect(!zero.isEmpty || sampled.count == 1)
         }
         // without dynamic sampling every group trains, all-equal ones included
@@ -102,11 +110,12 @@ func withoutTimings(_ m: StepMetrics) -> StepMetrics {
             #expect((1...6).contains(m.numSamplingTries))
             #expect(abs(m.fracGroupsKept - 4 / Double(4 * m.numSamplingTries)) < 1e-12)
             // binary rewards: a group's population std is < 0.05 exactly when its rewards are all equal
-            #expect(m.fracInputsLowStd == m.fracRewardZeroStd)
+            #expect(m.fracFlagged == m.fracRewardZeroStd && m.fracStuck <= m.fracFlagged)
             #expect(m.fracRewardZeroStd > 0 && m.gradNorm > 0 && m.tokensPerSecond > 0)
         }
         #expect(trainer.inputReport().reduce(0) { $0 + $1.timesSeen } == 4 * tries, "the tracker saw every sampled group")
-        #expect(trainer.inputReport().filter { $0.id.hasPrefix("a") }.allSatisfy { $0.stuck })
+        // "a…" prompts always get 1: flagged at every sighting, and solved, never stuck
+        #expect(trainer.inputReport().filter { $0.id.hasPrefix("a") }.allSatisfy { !$0.stuck && $0.lastStd == 0 && $0.lastMean == 1 })
     }
 
     /// A reward that is the same for every completion: dynamic sampling tries exactly
@@ -131,42 +140,38 @@ func withoutTimings(_ m: StepMetrics) -> StepMetrics {
 @Suite struct TrainerResumeTests {
     static func config() -> GRPOConfig {
         var c = TinyRL.config()
-        c.promptsPerStep = 3
+        c.training.perDeviceTrainBatchSize = 12  // 3 prompts × 4
         c.advantageEstimator = .reinforceBaseline  // a moving baseline to carry over
-        c.loss = PolicyLossConfig(kind: .ppoClip, beta: 0.05, entropyCoefficient: 0.01)
+        c.loss = PolicyLossConfig(beta: 0.05, entropyCoefficient: 0.01)
         c.numIterations = 2
         c.dynamicSampling = true
         c.maxSamplingTries = 3
         return c
     }
 
-    static func trainer(_ model: GPT) -> PolicyGradientTrainer {
-        PolicyGradientTrainer(model: model, tokenizer: TinyRL.tokenizer, config: config(), reward: DynamicSamplingTests.reward,
-                              prompts: TinyRL.prompts)
+    static func trainer(_ model: GPT) -> GRPOTrainer {
+        try! GRPOTrainer(model: model, tokenizer: TinyRL.tokenizer, config: config(), reward: DynamicSamplingTests.reward,
+                         source: .generated(TinyRL.prompts))
     }
 
-    /// 3 steps, capture (weights + AdamW through a checkpoint, trainer state through JSON), then 2
-    /// more steps on the original and on a fresh trainer restored from the capture: identical
-    /// weights and metrics, bit for bit. A trainer restored without `state` diverges.
+    /// 3 steps, a checkpoint of the trainer (weights, AdamW, the frozen reference, the state)
+    /// through a file, then 2 more steps on the original and on a fresh trainer restored from
+    /// the file: identical weights and metrics, bit for bit. Weights alone diverge.
     @Test func restoredTrainerContinuesBitIdentically() throws {
         let a = Self.trainer(TinyRL.model(seed: 1, scale: 3))
         for _ in 0..<3 { _ = try a.step() }
         #expect(a.advantages.baseline != nil && a.stepCount == 3)
-        let captured = Checkpoint.capture(model: a.model, optimizer: a.optimizer)
-        let saved = Checkpoint(header: captured.header, tensors: captured.tensors.map { ($0.name, $0.tensor.copy(), $0.dtype) })
-        let stateJSON = try JSONEncoder().encode(a.state)
+        let path = makeTemporaryDirectory("grpo") + "/c.rftckpt"
+        try Checkpoint.capture(a).save(to: path)
+        let saved = try Checkpoint.load(from: path)
+        #expect(saved["reference.wte.weight"] != nil, "the frozen reference travels with the trainer")
 
-        func restored(withState: Bool) throws -> PolicyGradientTrainer {
-            let b = Self.trainer(TinyRL.model(seed: 99))  // other weights: everything must come from the capture
-            try saved.restore(into: b.model, optimizer: b.optimizer)
-            try Checkpoint.capture(model: TinyRL.model(seed: 1, scale: 3)).restore(into: try #require(b.reference))  // the starting weights
-            if withState { b.state = try JSONDecoder().decode(PolicyGradientTrainerState.self, from: stateJSON) }
-            return b
-        }
-        let b = try restored(withState: true)
-        #expect(b.state == a.state)
-        let c = try restored(withState: false)
-        var ma: [StepMetrics] = [], mb: [StepMetrics] = [], mc: [StepMetrics] = []
+        let b = Self.trainer(TinyRL.model(seed: 99))  // other weights: everything must come from the file
+        try saved.restore(into: b, path: path)
+        #expect(b.trainerState == a.trainerState)
+        let c = Self.trainer(TinyRL.model(seed: 99))
+        try saved.restore(into: c.model, optimizer: c.optimizer)  // weights only
+        var ma: [GRPOStepMetrics] = [], mb: [GRPOStepMetrics] = [], mc: [GRPOStepMetrics] = []
         for _ in 0..<2 {
             ma.append(withoutTimings(try a.step()))
             mb.append(withoutTimings(try b.step()))
@@ -176,25 +181,25 @@ func withoutTimings(_ m: StepMetrics) -> StepMetrics {
         #expect(ma.map(\.step) == [4, 5])
         #expect(flatWeights(a.model) == flatWeights(b.model))
         #expect(a.optimizer.stepCount == b.optimizer.stepCount)
-        #expect(a.state == b.state && a.inputReport() == b.inputReport())
+        #expect(a.trainerState == b.trainerState && a.inputReport() == b.inputReport())
         #expect(ma.map { $0.reward } != mc.map { $0.reward } || flatWeights(a.model) != flatWeights(c.model),
                 "without the state the run must diverge (the test can fail)")
     }
 
     @Test func configDecodingKeepsDefaultsForMissingKeys() throws {
-        let json = #"{"dynamic_sampling": true, "loss": {"entropy_coefficient": 0.02}, "num_generations": 4}"#
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let c = try decoder.decode(GRPOConfig.self, from: Data(json.utf8))
+        let c = try GRPOConfig.decode(["dynamic_sampling": .bool(true), "entropy_coefficient": .number(0.02), "num_generations": .number(4),
+                                       "per_device_train_batch_size": .number(64)])
         var expected = GRPOConfig()
         expected.dynamicSampling = true
         expected.numGenerations = 4
         expected.loss.entropyCoefficient = 0.02
+        expected.training.perDeviceTrainBatchSize = 64
         #expect(c == expected)
         var bad = GRPOConfig()
         bad.maxSamplingTries = 0
-        let trainer = PolicyGradientTrainer(model: TinyRL.model(), tokenizer: TinyRL.tokenizer, config: bad,
-                                            reward: DynamicSamplingTests.reward, prompts: TinyRL.prompts)
-        #expect(throws: PolicyGradientError.self) { try trainer.step() }
+        #expect(throws: ConfigError.invalid(key: "max_sampling_tries", reason: "must be in 1…1024, got 0")) {
+            _ = try GRPOTrainer(model: TinyRL.model(), tokenizer: TinyRL.tokenizer, config: bad, reward: DynamicSamplingTests.reward,
+                                source: .generated(TinyRL.prompts))
+        }
     }
 }

@@ -25,12 +25,22 @@ def load(runs):
             d = os.path.join(runs, name)
             if not (name.startswith(key + "-seed") and os.path.isdir(d)):
                 continue
-            with open(os.path.join(d, "pipeline.json")) as f:
+            path = os.path.join(d, "summary.json")
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
                 rec = json.load(f)
-            phases = {p["name"]: p for p in rec["phases"]}
+            phases = {p["name"]: p for p in rec["table"]}
             if "after RFT" not in phases:
                 continue
-            rewards = [json.loads(l)["reward"] for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
+            before = rec["diagnoses"]["before"]
+            solved, unflagged = before["num_solved"], before["num_inputs"] - before["num_flagged"]
+            for p in phases.values():  # the mean reward of every input that was not stuck before training
+                parts = [(solved, p.get("reward_initially_solved")), (unflagged, p.get("reward_initially_unflagged"))]
+                parts = [(n, r) for n, r in parts if r is not None and n > 0]
+                p["reward_rest"] = sum(n * r for n, r in parts) / sum(n for n, _ in parts) if parts else float("nan")
+            lines = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
+            rewards = [l["reward"] for l in lines if l.get("phase") == "rft"]
             seconds = float(open(os.path.join(d, "seconds")).read()) if os.path.exists(os.path.join(d, "seconds")) else float("nan")
             seeds.append({"phases": phases, "rewards": rewards, "seconds": seconds})
         out[key] = seeds
@@ -47,7 +57,7 @@ def ms(xs):
 
 def bar_svg(data, path):
     w, h, left, top, bottom = 720, 300, 210, 30, 40
-    rows = [(label, [s["phases"]["after RFT"]["rewardInitiallyStuck"] for s in data[k]]) for k, label in VARIANTS if data[k]]
+    rows = [(label, [s["phases"]["after RFT"]["reward_initially_stuck"] for s in data[k]]) for k, label in VARIANTS if data[k]]
     bh = (h - top - bottom) / max(1, len(rows))
     x = lambda v: left + v * (w - left - 20)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
@@ -115,10 +125,10 @@ def main():
         if not runs_k:
             print(f"| {label} | 0 | — | — | — | — | — |")
             continue
-        stuck = [r["phases"]["after RFT"]["rewardInitiallyStuck"] for r in runs_k]
+        stuck = [r["phases"]["after RFT"]["reward_initially_stuck"] for r in runs_k]
         finals[k] = statistics.mean(stuck)
-        print(f"| {label} | {len(runs_k)} | {ms([r['phases']['before']['stuckShare'] for r in runs_k])} | {ms(stuck)} | "
-              f"{ms([r['phases']['after RFT']['rewardRest'] for r in runs_k])} | {ms([r['phases']['after RFT']['stuckShare'] for r in runs_k])} | "
+        print(f"| {label} | {len(runs_k)} | {ms([r['phases']['before']['frac_stuck'] for r in runs_k])} | {ms(stuck)} | "
+              f"{ms([r['phases']['after RFT']['reward_rest'] for r in runs_k])} | {ms([r['phases']['after RFT']['frac_stuck'] for r in runs_k])} | "
               f"{ms([r['seconds'] for r in runs_k])} |")
     if "full-sft-rft" in finals and finals["full-sft-rft"] > 0:
         for k in ("random1pct-sft-rft", "lowstd1pct-sft-rft"):

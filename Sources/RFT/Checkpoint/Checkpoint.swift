@@ -59,13 +59,14 @@ public struct Checkpoint: @unchecked Sendable {
 // MARK: - Training state: capture and restore
 
 extension Checkpoint {
-    /// A checkpoint of a GPT, optionally with its AdamW state, training position and schedule.
-    /// The tensors share storage with `model` and `optimizer` (no copy): save it before the next
-    /// step. `weights: .bf16` makes an inference-only export (leave the optimizer out then).
+    /// A checkpoint of a GPT, optionally with its AdamW state, a trainer's state and extra
+    /// tensors (GRPO's reference), and a run's state. The tensors share storage with the live
+    /// objects (no copy): save it before the next step. `weights: .bf16` makes an inference-only
+    /// export (leave the optimizer out then).
     public static func capture(
-        model: GPT, optimizer: AdamW? = nil, training: TrainingState? = nil, schedule: ScheduleState? = nil,
-        tokenizer: JSONValue? = nil, metrics: [String: Double] = [:], metadata: [String: String] = [:],
-        weights: CheckpointDType = .f32
+        model: GPT, optimizer: AdamW? = nil, trainer: TrainerState? = nil, extraTensors: [(name: String, tensor: Tensor)] = [],
+        pipeline: PipelineState? = nil, tokenizer: JSONValue? = nil, metrics: [String: Double] = [:],
+        metadata: [String: String] = [:], weights: CheckpointDType = .f32
     ) -> Checkpoint {
         var tensors = model.namedParameters().map { (name: $0.name, tensor: $0.tensor, dtype: weights) }
         var optimizerHeader: OptimizerHeader?
@@ -75,9 +76,37 @@ extension Checkpoint {
                 kind: "adamw", learningRate: optimizer.learningRate, beta1: optimizer.betas.0, beta2: optimizer.betas.1,
                 eps: optimizer.eps, weightDecay: optimizer.weightDecay, stepCount: optimizer.stepCount)
         }
-        let header = CheckpointHeader(model: model.config, tokenizer: tokenizer, training: training, optimizer: optimizerHeader,
-                                      schedule: schedule, metrics: metrics, metadata: metadata)
+        tensors += extraTensors.map { (name: $0.name, tensor: $0.tensor, dtype: CheckpointDType.f32) }
+        let header = CheckpointHeader(model: model.config, tokenizer: tokenizer, optimizer: optimizerHeader, trainer: trainer,
+                                      pipeline: pipeline, metrics: metrics, metadata: metadata)
         return Checkpoint(header: header, tensors: tensors)
+    }
+
+    /// A checkpoint of `trainer`: its model, optimizer, state and extra tensors.
+    public static func capture(_ trainer: some Trainer, pipeline: PipelineState? = nil, tokenizer: JSONValue? = nil,
+                               metrics: [String: Double] = [:], metadata: [String: String] = [:]) -> Checkpoint {
+        capture(model: trainer.model, optimizer: trainer.optimizer, trainer: trainer.state, extraTensors: trainer.extraTensors,
+                pipeline: pipeline, tokenizer: tokenizer, metrics: metrics, metadata: metadata)
+    }
+
+    /// Restores `trainer` exactly: weights, AdamW, extra tensors and state (all checked first).
+    public func restore(into trainer: some Trainer, path: String = "<checkpoint>") throws {
+        guard let state = header.trainer else {
+            throw CheckpointError.incompatible(path: path, reason: "it holds no trainer state (written by another command, or by rft before version 2 of the format)")
+        }
+        guard state.kind == trainer.state.kind else {
+            throw CheckpointError.incompatible(path: path, reason: "it holds a \(state.kind) trainer, not a \(trainer.state.kind) one")
+        }
+        try restore(into: trainer.model, optimizer: trainer.optimizer, extraTensors: trainer.extraTensors, path: path)
+        try trainer.restore(state)
+    }
+
+    /// The tokenizer stored in the header.
+    public func tokenizer(path: String = "<checkpoint>") throws -> Tokenizer {
+        guard let t = header.tokenizer else { throw CheckpointError.incompatible(path: path, reason: "it holds no tokenizer") }
+        do { return try t.decode(as: Tokenizer.self) } catch {
+            throw CheckpointError.malformedHeader(path: path, reason: "bad tokenizer: \(CheckpointReader.describe(error))")
+        }
     }
 
     /// Builds the GPT described by the header and loads its weights. Refuses configs whose
@@ -95,9 +124,10 @@ extension Checkpoint {
         return model
     }
 
-    /// Copies weights (and, when given, AdamW moments, hyper-parameters and step count) into
-    /// live objects. Everything is checked before anything is written.
-    public func restore(into model: Module, optimizer: AdamW? = nil, path: String = "<checkpoint>") throws {
+    /// Copies weights (and, when given, AdamW moments, hyper-parameters and step count, and
+    /// extra tensors by name) into live objects. Everything is checked before anything is written.
+    public func restore(into model: Module, optimizer: AdamW? = nil, extraTensors: [(name: String, tensor: Tensor)] = [],
+                        path: String = "<checkpoint>") throws {
         var pairs: [(Tensor, Tensor)] = []
         let byName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         func take(_ name: String, _ target: Tensor) throws {
@@ -108,6 +138,7 @@ extension Checkpoint {
             pairs.append((target, t))
         }
         for p in model.namedParameters() { try take(p.name, p.tensor) }
+        for e in extraTensors { try take(e.name, e.tensor) }
         if let optimizer {
             guard let h = header.optimizer else { throw CheckpointError.incompatible(path: path, reason: "no optimizer state saved") }
             guard h.kind == "adamw", let b1 = h.beta1, let b2 = h.beta2, let eps = h.eps, let wd = h.weightDecay else {

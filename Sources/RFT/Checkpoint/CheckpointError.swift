@@ -3,6 +3,8 @@
 public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A system call failed (open, read, write, fsync, rename…), with its errno.
     case io(path: String, operation: String, errno: Int32)
+    /// The file cannot be opened for reading: missing, a folder, a FIFO…
+    case unreadable(path: String, reason: String)
     /// The file ends before the section it must contain (`needed` bytes, the file has `fileSize`).
     case truncated(path: String, section: String, needed: UInt64, fileSize: UInt64)
     /// The first 8 bytes are not `RFTCKPT\0`: not an rft checkpoint.
@@ -45,10 +47,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     /// One line naming the file and the problem.
     public var description: String {
         switch self {
-        case .io(let p, let op, let e): return "\(p): \(op) failed: \(String(cString: strerror(e))) (errno \(e))"
+        case .io(let p, let op, let e): return "\(p): \(op) failed: \(RegularFile.describe(e))"
+        case .unreadable(let p, let r): return "\(p): \(r)"
         case .truncated(let p, let s, let n, let f): return "\(p): truncated checkpoint: \(s) needs \(n) bytes but the file has \(f)"
         case .badMagic(let p): return "\(p): not an rft checkpoint (bad magic bytes)"
-        case .unsupportedVersion(let p, let v): return "\(p): unsupported checkpoint format version \(v) (this build reads version \(CheckpointFormat.version))"
+        case .unsupportedVersion(let p, let v): return "\(p): unsupported checkpoint format version \(v) (this build reads versions \(CheckpointFormat.readableVersions.lowerBound)–\(CheckpointFormat.readableVersions.upperBound); a newer rft wrote it)"
         case .sizeOutOfBounds(let p, let f, let v, let l): return "\(p): \(f) is \(v), above the limit \(l)"
         case .headerChecksumMismatch(let p, let s, let c):
             return "\(p): header/table checksum mismatch (stored \(hex(s)), computed \(hex(c))): the file is corrupt"

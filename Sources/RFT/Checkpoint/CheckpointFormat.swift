@@ -14,8 +14,11 @@
 public enum CheckpointFormat {
     /// The 8 bytes every checkpoint starts with.
     public static let magic: [UInt8] = Array("RFTCKPT".utf8) + [0]
-    /// The format version this build writes and reads.
-    public static let version: UInt32 = 1
+    /// The format version this build writes: 2 (the `trainer` and `pipeline` header slots).
+    public static let version: UInt32 = 2
+    /// The versions this build reads: version 1 files (rft 0.1) load as models; they hold no
+    /// trainer state of this version's form, so a run cannot resume from them.
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
     /// Bytes before the JSON header.
     public static let preambleSize = 40
     /// Elements per zstd frame unless the writer is told otherwise (4 MiB of float32).

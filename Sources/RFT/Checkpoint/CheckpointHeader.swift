@@ -2,7 +2,8 @@ import RFTModel
 import RFTTensor
 
 /// The JSON header of a checkpoint: everything except tensors that a run needs to continue,
-/// or that a reader needs to rebuild the model.
+/// or that a reader needs to rebuild the model. Written with sorted keys, so the same state
+/// always gives the same bytes (set `SOURCE_DATE_EPOCH` to fix `createdAt` too).
 public struct CheckpointHeader: Codable, Equatable, Sendable {
     /// The rft version that wrote the file.
     public var rftVersion: String
@@ -12,36 +13,38 @@ public struct CheckpointHeader: Codable, Equatable, Sendable {
     public var model: GPTConfig?
     /// The tokenizer, stored as free JSON so the checkpoint is self-contained.
     public var tokenizer: JSONValue?
-    /// Training progress, RNG and data-order state, when saved from a training run.
-    public var training: TrainingState?
     /// Optimizer kind, hyper-parameters and step count (its tensors are in the table).
     public var optimizer: OptimizerHeader?
-    /// Learning-rate schedule and its position.
-    public var schedule: ScheduleState?
-    /// Numbers recorded at save time (loss, reward…); `CheckpointManager` can keep the best by one.
+    /// The trainer's state (the one typed slot for any trainer; its tensors are in the table).
+    public var trainer: TrainerState?
+    /// Where a run is: its stage, finished diagnoses, settings (see `Pipeline`).
+    public var pipeline: PipelineState?
+    /// Numbers recorded at save time (loss, eval_loss, accuracy…); `CheckpointManager` can keep the best by one.
     public var metrics: [String: Double]
-    /// Free user metadata.
+    /// Free user metadata (`task` and `trainLengths` say what the model was trained on).
     public var metadata: [String: String]
 
-    /// A header with the current rft version and date and nothing else.
-    public init(model: GPTConfig? = nil, tokenizer: JSONValue? = nil, training: TrainingState? = nil,
-                optimizer: OptimizerHeader? = nil, schedule: ScheduleState? = nil,
+    /// A header with the current rft version and date.
+    public init(model: GPTConfig? = nil, tokenizer: JSONValue? = nil, optimizer: OptimizerHeader? = nil,
+                trainer: TrainerState? = nil, pipeline: PipelineState? = nil,
                 metrics: [String: Double] = [:], metadata: [String: String] = [:],
                 rftVersion: String = RFT.rftVersion, createdAt: String = CheckpointHeader.now()) {
         self.rftVersion = rftVersion
         self.createdAt = createdAt
         self.model = model
         self.tokenizer = tokenizer
-        self.training = training
         self.optimizer = optimizer
-        self.schedule = schedule
+        self.trainer = trainer
+        self.pipeline = pipeline
         self.metrics = metrics
         self.metadata = metadata
     }
 
-    /// The current UTC time in ISO 8601 (seconds).
+    /// The current UTC time in ISO 8601 (seconds), or `SOURCE_DATE_EPOCH`'s when that is set
+    /// (reproducible files, as reproducible builds do it).
     public static func now() -> String {
         var t = time(nil)
+        if let epoch = getenv("SOURCE_DATE_EPOCH").flatMap({ Int(String(cString: $0)) }) { t = time_t(epoch) }
         var parts = tm()
         gmtime_r(&t, &parts)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
@@ -56,63 +59,18 @@ public struct CheckpointHeader: Codable, Equatable, Sendable {
             if dims.contains(where: { $0 > 1 << 31 }) { return "model: a dimension exceeds 2^31" }
             if !m.layerNormEps.isFinite || m.layerNormEps <= 0 { return "model: layerNormEps must be positive and finite" }
         }
-        if let t = training {
-            if t.step < 0 { return "training.step is negative" }
-            if let r = t.rng, r.state.count != 4 { return "training.rng must hold 4 state words" }
-            if let d = t.dataOrder {
-                if d.epoch < 0 || d.position < 0 { return "training.dataOrder: negative epoch or position" }
-                if let r = d.rng, r.state.count != 4 { return "training.dataOrder.rng must hold 4 state words" }
-            }
-        }
         if let o = optimizer {
             if o.stepCount < 0 { return "optimizer.stepCount is negative" }
             let values = [o.learningRate, o.beta1 ?? 0, o.beta2 ?? 0, o.eps ?? 0, o.weightDecay ?? 0, o.momentum ?? 0]
             if values.contains(where: { !$0.isFinite }) { return "optimizer: non-finite hyper-parameter" }
         }
-        if let s = schedule {
-            if s.position < 0 || !s.baseLearningRate.isFinite { return "schedule: negative position or non-finite base rate" }
-            switch s.schedule {
-            case .constant: break
-            case .linearWarmup(let w): if w < 0 { return "schedule: negative warm-up" }
-            case .cosine(let w, let total, let r):
-                if w < 0 || total < 0 || !r.isFinite { return "schedule: negative steps or non-finite ratio" }
+        if let t = trainer {
+            switch t {
+            case .sft(let s): if s.step < 0 || s.generator.state.count != 4 { return "trainer: bad SFT state" }
+            case .grpo(let s): if s.stepCount < 0 || s.generator.state.count != 4 { return "trainer: bad GRPO state" }
             }
         }
         return nil
-    }
-}
-
-/// Where a training run is: step, sampling RNG and the data order.
-public struct TrainingState: Codable, Equatable, Sendable {
-    /// Optimisation steps completed (the next step to run has this 0-based index).
-    public var step: Int
-    /// The run's general RNG (dropout, sampling…), if it has one.
-    public var rng: RandomGenerator?
-    /// Where the data stream is.
-    public var dataOrder: DataOrderState?
-
-    /// A training state.
-    public init(step: Int, rng: RandomGenerator? = nil, dataOrder: DataOrderState? = nil) {
-        self.step = step
-        self.rng = rng
-        self.dataOrder = dataOrder
-    }
-}
-
-/// The position in the data stream: epoch, index within it, and the RNG that orders or draws it.
-public struct DataOrderState: Codable, Equatable, Sendable {
-    /// Completed passes over the data.
-    public var epoch: Int
-    /// Examples (or batches) consumed in the current epoch.
-    public var position: Int
-    /// The generator that shuffles or samples the data, in its current state.
-    public var rng: RandomGenerator?
-
-    /// A data-order state.
-    public init(epoch: Int = 0, position: Int = 0, rng: RandomGenerator? = nil) {
-        self.epoch = epoch
-        self.position = position
-        self.rng = rng
     }
 }
 
@@ -150,23 +108,6 @@ public struct OptimizerHeader: Codable, Equatable, Sendable {
     }
 }
 
-/// A learning-rate schedule, its base rate and the step it has reached.
-public struct ScheduleState: Codable, Equatable, Sendable {
-    /// The schedule.
-    public var schedule: LRSchedule
-    /// The base (peak) learning rate it scales.
-    public var baseLearningRate: Float
-    /// The next step index the schedule will be asked for.
-    public var position: Int
-
-    /// A schedule state.
-    public init(schedule: LRSchedule, baseLearningRate: Float, position: Int) {
-        self.schedule = schedule
-        self.baseLearningRate = baseLearningRate
-        self.position = position
-    }
-}
-
 /// Any JSON value (for the tokenizer and other free-form header fields).
 public indirect enum JSONValue: Codable, Equatable, Sendable {
     /// null
@@ -199,7 +140,8 @@ public indirect enum JSONValue: Codable, Equatable, Sendable {
         switch self {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
-        case .number(let n): try c.encode(n)
+        case .number(let n):
+            if n == n.rounded(), abs(n) < 9_007_199_254_740_992 { try c.encode(Int64(n)) } else { try c.encode(n) }
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)

@@ -21,20 +21,11 @@ final class FileSource: CheckpointSource, @unchecked Sendable {
     /// Opens `path` and reads its length.
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CheckpointError.io(path: path, operation: "open", errno: errno) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            close(fd)
-            throw CheckpointError.io(path: path, operation: "stat", errno: e)
+        do {
+            (fd, size) = try RegularFile.open(path)  // a FIFO or a device is refused, never waited on
+        } catch let e as FileReadError {
+            throw CheckpointError.unreadable(path: path, reason: e.reason)
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw CheckpointError.io(path: path, operation: "open (not a regular file)", errno: EISDIR)
-        }
-        self.fd = fd
-        self.size = UInt64(max(0, st.st_size))
     }
 
     deinit { close(fd) }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A folder of checkpoints named by step (`step-000123.rftckpt`): saves atomically, keeps the
+/// A folder of checkpoints named by position (`checkpoint-000123.rftckpt`: a run's steps and
+/// diagnosis batches so far): saves atomically, keeps the
 /// last N (plus optionally the best by a metric), and on resume finds the newest checkpoint
 /// that loads and verifies, skipping temp files and falling back past corrupt ones.
 public struct CheckpointManager: Sendable {
@@ -29,12 +30,12 @@ public struct CheckpointManager: Sendable {
     }
 
     /// The file name for `step`.
-    public static func fileName(step: Int) -> String { String(format: "step-%06d.rftckpt", step) }
+    public static func fileName(step: Int) -> String { String(format: "checkpoint-%06d.rftckpt", step) }
 
     /// The step encoded in a checkpoint file name, or nil for other files (temp files included).
     public static func step(fromFileName name: String) -> Int? {
-        guard name.hasPrefix("step-"), name.hasSuffix(".rftckpt") else { return nil }
-        let digits = name.dropFirst(5).dropLast(8)
+        guard name.hasPrefix("checkpoint-"), name.hasSuffix(".rftckpt") else { return nil }
+        let digits = name.dropFirst(11).dropLast(8)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return Int(digits)
     }
@@ -52,7 +53,7 @@ public struct CheckpointManager: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw CheckpointError.io(path: directory, operation: "create folder", errno: Int32((error as NSError).code))
+            throw CheckpointError.io(path: directory, operation: "create folder", errno: EACCES)
         }
         let path = directory + "/" + Self.fileName(step: step)
         try checkpoint.save(to: path, options: options)

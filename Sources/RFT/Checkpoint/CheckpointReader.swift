@@ -54,7 +54,7 @@ public final class CheckpointReader: @unchecked Sendable {
         }
         var cursor = ByteCursor(bytes: preamble, position: 8)
         let version = cursor.read(UInt32.self)!
-        guard version == CheckpointFormat.version else {
+        guard CheckpointFormat.readableVersions.contains(version) else {
             throw CheckpointError.unsupportedVersion(path: path, version: version)
         }
         self.version = version

@@ -211,7 +211,9 @@ final class TempFile {
         let closed = close(fd)
         fd = -1
         if closed != 0 { throw CheckpointError.io(path: target, operation: "close \(temp)", errno: errno) }
+        KillPoints.reach("file written, not yet renamed")
         if rename(temp, target) != 0 { throw CheckpointError.io(path: target, operation: "rename \(temp)", errno: errno) }
+        KillPoints.reach("file renamed")
         if durable {
             let dir = URL(fileURLWithPath: target).deletingLastPathComponent().path
             let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

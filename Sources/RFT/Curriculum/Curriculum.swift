@@ -1,7 +1,7 @@
 import RFTTensor
 
 /// How the SFT subset is chosen before RFT.
-public enum CurriculumStrategy: String, Codable, CaseIterable, Sendable {
+public enum CurriculumStrategy: String, Codable, CaseIterable, Sendable, ConfigChoice {
     /// A uniformly random fraction of all inputs: the recipe of Razin et al. (ICLR 2024).
     case random
     /// The inputs with the lowest reward std under the model first (rft's own option, to be measured).
@@ -30,29 +30,26 @@ public enum CurriculumError: Error, Equatable, CustomStringConvertible {
         case .misaligned(let n, let m): return "curriculum: \(m) reward-std measurements for \(n) inputs"
         case .missingReferences(let ids, let total):
             let shown = ids.prefix(5).joined(separator: ", ") + (ids.count > 5 ? ", …" : "")
-            return "SFT subset: \(ids.count) of \(total) chosen inputs have no reference completion (\(shown)); SFT needs a \"completion\" for each — add references or use --sft-warmup 0"
+            return "SFT subset: \(ids.count) of \(total) chosen inputs have no reference completion (\(shown)); SFT needs a \"completion\" for each — add references, or set sft.warmup to off"
         case .nothingFlagged: return "curriculum flagged-only: no input is flagged as low reward std, so there is nothing to fine-tune on"
         case .badFraction(let f): return "SFT fraction \(f) must be in (0, 1]"
         }
     }
 }
 
-/// Picks the small SFT subset that runs before RFT, and its step budget.
+/// Picks the small SFT subset that runs before RFT.
 public struct Curriculum: Codable, Equatable, Sendable {
     /// How inputs are chosen.
     public var strategy: CurriculumStrategy
     /// Share of the inputs to fine-tune on (the paper: 1%); at least one input is chosen.
     public var fraction: Double
-    /// SFT optimisation steps on the subset (the paper: a few).
-    public var sftSteps: Int
     /// Seed for the random choices (and tie-breaking).
     public var seed: UInt64
 
-    /// A curriculum (defaults: random 1%, 20 steps).
-    public init(strategy: CurriculumStrategy = .random, fraction: Double = 0.01, sftSteps: Int = 20, seed: UInt64 = 0) {
+    /// A curriculum (defaults: random 1%).
+    public init(strategy: CurriculumStrategy = .random, fraction: Double = 0.01, seed: UInt64 = 0) {
         self.strategy = strategy
         self.fraction = fraction
-        self.sftSteps = sftSteps
         self.seed = seed
     }
 

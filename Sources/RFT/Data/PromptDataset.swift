@@ -44,12 +44,17 @@ public struct DatasetRequirements: Sendable {
     public var contextLength: Int?
     /// Examples need a `completion` (supervised finetuning, curricula).
     public var requireReference: Bool
+    /// A reference, when present, must fit the context with its prompt (it may be trained on:
+    /// an SFT warm-up draws its subset from these inputs).
+    public var referenceMustFit: Bool
 
     /// Requirements (none by default).
-    public init(tokenizer: Tokenizer? = nil, contextLength: Int? = nil, requireReference: Bool = false) {
+    public init(tokenizer: Tokenizer? = nil, contextLength: Int? = nil, requireReference: Bool = false,
+                referenceMustFit: Bool = false) {
         self.tokenizer = tokenizer
         self.contextLength = contextLength
         self.requireReference = requireReference
+        self.referenceMustFit = referenceMustFit || requireReference
     }
 }
 
@@ -69,20 +74,22 @@ public struct PromptDataset: Sendable {
     /// `skipInvalid` such lines are counted in `skipped` instead. An empty result is an error.
     public static func load(jsonl path: String, requirements: DatasetRequirements = .init(),
                             skipInvalid: Bool = false) throws -> PromptDataset {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw DatasetError.unreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DatasetError.unreadable(path: path, reason: "not UTF-8 text")
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path, limit: maxFileBytes) } catch let e as FileReadError {
+            throw DatasetError.unreadable(path: path, reason: e.reason)
         }
         var examples: [TaskExample] = [], skipped: [DatasetIssue] = []
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // split on LF bytes (a Swift String sees CR LF as one character), dropping a CR before it
+        for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { continue }
             do {
+                guard raw.count <= maxLineBytes else { throw LineProblem(text: "line of \(raw.count) bytes, above the limit of \(maxLineBytes)") }
+                guard let line = String(validating: raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw, as: UTF8.self) else {
+                    throw LineProblem(text: "not UTF-8 text")
+                }
+                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !trimmed.isEmpty else { continue }
                 examples.append(try parse(trimmed, requirements: requirements, id: "\(path):\(lineNumber)"))
             } catch let message as LineProblem {
                 let issue = DatasetIssue(path: path, line: lineNumber, message: message.text)
@@ -93,6 +100,11 @@ public struct PromptDataset: Sendable {
         guard !examples.isEmpty else { throw DatasetError.empty(path: path, skipped: skipped.count) }
         return PromptDataset(path: path, examples: examples, skipped: skipped)
     }
+
+    /// The largest dataset file read (4 GiB).
+    public static let maxFileBytes: UInt64 = 4 << 30
+    /// The longest line read (16 MiB).
+    public static let maxLineBytes = 16 << 20
 
     /// A line's problem, before the file and line are attached.
     private struct LineProblem: Error { let text: String }
@@ -134,7 +146,7 @@ public struct PromptDataset: Sendable {
             let promptTokens: [Int], referenceTokens: [Int]
             do {
                 promptTokens = try tokenizer.encodePrompt(prompt)
-                referenceTokens = try requirements.requireReference ? tokenizer.encodeCompletion(reference ?? "") : []
+                referenceTokens = try requirements.referenceMustFit ? tokenizer.encodeCompletion(reference ?? "") : []
             } catch let error as TokenizerError {
                 throw LineProblem(text: "\(error) — the model's tokenizer does not have it")
             }
@@ -142,7 +154,7 @@ public struct PromptDataset: Sendable {
                 // the prompt plus one generated token, or plus the whole reference and <eos>
                 let needed = promptTokens.count + max(1, referenceTokens.count)
                 if needed > context {
-                    let what = requirements.requireReference ? "prompt and completion need" : "prompt needs"
+                    let what = referenceTokens.isEmpty ? "prompt needs" : "prompt and completion need"
                     throw LineProblem(text: "\(what) \(needed) tokens with specials; the model's context is \(context)")
                 }
             }
@@ -151,12 +163,15 @@ public struct PromptDataset: Sendable {
     }
 }
 
-/// Where examples come from: a built-in task (generated on the fly) or a fixed dataset.
+/// Where a trainer's examples come from: a built-in task (generated on the fly), a fixed list,
+/// or a closure of the caller's.
 public enum ExampleSource: Sendable {
     /// Fresh instances of a built-in task with lengths drawn from a range.
     case task(any VerifiableTask, lengths: ClosedRange<Int>)
     /// A fixed list (e.g. a JSONL dataset), drawn uniformly at random.
     case fixed([TaskExample])
+    /// `n` examples per call from the caller's code, drawing its randomness from the generator.
+    case generated(@Sendable (inout RandomGenerator, Int) -> [TaskExample])
 
     /// `n` examples drawn with `generator` (uniformly with replacement for fixed lists).
     public func draw(_ n: Int, using generator: inout RandomGenerator) -> [TaskExample] {
@@ -165,6 +180,17 @@ public enum ExampleSource: Sendable {
         case .fixed(let list):
             guard !list.isEmpty else { return [] }
             return (0..<n).map { _ in list[Int(generator.next() % UInt64(list.count))] }
+        case .generated(let make): return make(&generator, n)
+        }
+    }
+
+    /// Tokens of the longest reference completion with its `<eos>` (a task's longest at its
+    /// longest length), or nil when that is unknown (no references, or a closure).
+    public func defaultCompletionLength(tokenizer: Tokenizer) -> Int? {
+        switch self {
+        case .task(let task, let lengths): return task.maxReferenceLength(lengths.upperBound) + 1
+        case .fixed(let list): return list.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max()
+        case .generated: return nil
         }
     }
 }

@@ -15,7 +15,7 @@ public struct EnumeratedCompletion: Equatable, Sendable {
     public var logProb: Double
 }
 
-/// Exact expectations over completions and the policy-gradient quantities of PAPERS.md §1, for
+/// Exact expectations over completions and the policy-gradient quantities of Razin et al. (ICLR 2024), for
 /// models small enough to enumerate: every completion with its probability, per-completion
 /// gradients ∇log p(y|x) and the expected gradient ∇V(x) = Σ_y p(y)·(r(y) − V)·∇log p(y|x).
 public enum GradientEvidence {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// How a `RewardStdMonitor` measured the reward distribution of each input.
-public enum RewardStdMode: String, Codable, CaseIterable, Sendable {
+public enum RewardStdMode: String, Codable, CaseIterable, Sendable, ConfigChoice {
     /// K sampled completions per input: estimates with confidence intervals.
     case sampled
     /// Every completion up to the length cap, weighted by its exact probability.
@@ -25,6 +25,9 @@ public struct RewardStdRow: Codable, Equatable, Sendable {
     public var upper: Double
     /// `std` is below the threshold: this input's expected policy gradient (nearly) vanishes.
     public var flagged: Bool
+    /// Flagged with a mean reward in the lower half of the reward range (`StuckCriterion`):
+    /// RFT cannot move it.
+    public var stuck: Bool
     /// ‖∇_θ V(x)‖ over all parameters when gradient evidence was asked for (exact in exact
     /// mode; the norm of the leave-one-out estimate from the K samples in sampled mode).
     public var gradNorm: Double?
@@ -36,7 +39,7 @@ public struct RewardStdRow: Codable, Equatable, Sendable {
 
     /// A row.
     public init(id: String, prompt: String, mean: Double, std: Double, lower: Double, upper: Double, flagged: Bool,
-                gradNorm: Double? = nil, boundTerm: Double? = nil, numSamples: Int) {
+                stuck: Bool, gradNorm: Double? = nil, boundTerm: Double? = nil, numSamples: Int) {
         self.id = id
         self.prompt = prompt
         self.mean = mean
@@ -44,82 +47,106 @@ public struct RewardStdRow: Codable, Equatable, Sendable {
         self.lower = lower
         self.upper = upper
         self.flagged = flagged
+        self.stuck = stuck
         self.gradNorm = gradNorm
         self.boundTerm = boundTerm
         self.numSamples = numSamples
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, prompt, mean, std, lower, upper, flagged
+        case id, prompt, mean, std, lower, upper, flagged, stuck
         case gradNorm = "grad_norm", boundTerm = "bound_term", numSamples = "num_samples"
     }
 
     /// The CSV header matching `csvFields` (the JSON keys, in row order).
-    public static let csvHeader = ["id", "prompt", "mean", "std", "lower", "upper", "flagged", "grad_norm", "bound_term", "num_samples"]
+    public static let csvHeader = ["id", "prompt", "mean", "std", "lower", "upper", "flagged", "stuck", "grad_norm", "bound_term", "num_samples"]
 
     /// The row's fields as CSV cells (unescaped; an absent value is empty).
     public var csvFields: [String] {
-        [id, prompt, "\(mean)", "\(std)", "\(lower)", "\(upper)", flagged ? "true" : "false",
+        [id, prompt, "\(mean)", "\(std)", "\(lower)", "\(upper)", flagged ? "true" : "false", stuck ? "true" : "false",
          gradNorm.map { "\($0)" } ?? "", boundTerm.map { "\($0)" } ?? "", "\(numSamples)"]
     }
 }
 
-/// The dataset-level view of a report: how many inputs are flagged and how the std is spread.
+/// The dataset-level view of a report: how many inputs are flagged, stuck and solved, and how
+/// the std is spread. JSON keys as in summary.json (`num_stuck`, `frac_flagged`, …).
 public struct RewardStdSummary: Codable, Equatable, Sendable {
     /// Number of inputs.
-    public var count: Int
-    /// Number of flagged inputs (std < threshold).
-    public var flaggedCount: Int
-    /// flaggedCount / count (0 for an empty report).
-    public var flaggedShare: Double
+    public var numInputs: Int
+    /// Inputs flagged (reward std below the threshold).
+    public var numFlagged: Int
+    /// Flagged inputs with a low mean reward: stuck.
+    public var numStuck: Int
+    /// Flagged inputs with a high mean reward: solved.
+    public var numSolved: Int
+    /// numFlagged / numInputs (0 for an empty report).
+    public var fracFlagged: Double
+    /// numStuck / numInputs.
+    public var fracStuck: Double
+    /// numSolved / numInputs.
+    public var fracSolved: Double
     /// Share of inputs whose reward std is exactly 0 (TRL's `frac_reward_zero_std`).
     public var fracRewardZeroStd: Double
-    /// The std threshold the rows were flagged with.
-    public var threshold: Double
-    /// Mean of the per-input mean rewards (TRL's `reward`).
-    public var meanReward: Double
-    /// Mean of the per-input stds (TRL's `reward_std`).
-    public var meanStd: Double
+    /// The std (in reward units) below which rows were flagged.
+    public var stdThreshold: Double
+    /// The reward range the criterion assumed.
+    public var rewardMin, rewardMax: Double
+    /// Mean of the per-input mean rewards (TRL's `reward`; nil for an empty report).
+    public var reward: Double?
+    /// Mean of the per-input stds (TRL's `reward_std`; nil for an empty report).
+    public var rewardStd: Double?
     /// 10th, 50th and 90th percentile of the per-input std (linear interpolation, numpy's default; 0 when empty).
     public var stdP10, stdP50, stdP90: Double
     /// Mean reward over the flagged inputs (nil when none is flagged).
-    public var meanRewardFlagged: Double?
+    public var rewardFlagged: Double?
     /// Mean reward over the inputs that are not flagged (nil when all are).
-    public var meanRewardUnflagged: Double?
+    public var rewardUnflagged: Double?
+    /// True when every input had std 0 and the same mean: the reward gave one value to every
+    /// sample, which usually means a broken reward.
+    public var rewardConstant: Bool
     /// Mean ‖∇V‖ over flagged inputs, when gradient evidence was computed.
-    public var meanGradNormFlagged: Double?
+    public var gradNormFlagged: Double?
     /// Mean ‖∇V‖ over unflagged inputs, when gradient evidence was computed.
-    public var meanGradNormUnflagged: Double?
+    public var gradNormUnflagged: Double?
 
-    /// The summary of `rows` flagged against `threshold` (counts `row.flagged` as given).
-    public init(rows: [RewardStdRow], threshold: Double) {
+    /// The summary of `rows` (as flagged and marked stuck) under `criterion`.
+    public init(rows: [RewardStdRow], criterion: StuckCriterion) {
         let n = rows.count
         let flagged = rows.filter(\.flagged), unflagged = rows.filter { !$0.flagged }
         let stds = rows.map(\.std).sorted()
         func average(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
-        count = n
-        flaggedCount = flagged.count
-        flaggedShare = n == 0 ? 0 : Double(flagged.count) / Double(n)
-        fracRewardZeroStd = n == 0 ? 0 : Double(rows.filter { $0.std == 0 }.count) / Double(n)
-        self.threshold = threshold
-        meanReward = average(rows.map(\.mean)) ?? 0
-        meanStd = average(stds) ?? 0
+        func share(_ k: Int) -> Double { n == 0 ? 0 : Double(k) / Double(n) }
+        numInputs = n
+        numFlagged = flagged.count
+        numStuck = rows.filter(\.stuck).count
+        numSolved = flagged.count - numStuck
+        fracFlagged = share(numFlagged)
+        fracStuck = share(numStuck)
+        fracSolved = share(numSolved)
+        fracRewardZeroStd = share(rows.filter { $0.std == 0 }.count)
+        stdThreshold = criterion.threshold
+        rewardMin = criterion.rewardMin
+        rewardMax = criterion.rewardMax
+        reward = average(rows.map(\.mean))
+        rewardStd = average(stds)
         stdP10 = RewardStatistics.percentile(sorted: stds, 0.10)
         stdP50 = RewardStatistics.percentile(sorted: stds, 0.50)
         stdP90 = RewardStatistics.percentile(sorted: stds, 0.90)
-        meanRewardFlagged = average(flagged.map(\.mean))
-        meanRewardUnflagged = average(unflagged.map(\.mean))
-        meanGradNormFlagged = average(flagged.compactMap(\.gradNorm))
-        meanGradNormUnflagged = average(unflagged.compactMap(\.gradNorm))
+        rewardFlagged = average(flagged.map(\.mean))
+        rewardUnflagged = average(unflagged.map(\.mean))
+        rewardConstant = n > 0 && rows.allSatisfy { $0.std == 0 && $0.mean == rows[0].mean }
+        gradNormFlagged = average(flagged.compactMap(\.gradNorm))
+        gradNormUnflagged = average(unflagged.compactMap(\.gradNorm))
     }
 
     private enum CodingKeys: String, CodingKey {
-        case count, threshold
-        case flaggedCount = "flagged_count", flaggedShare = "flagged_share", fracRewardZeroStd = "frac_reward_zero_std"
-        case meanReward = "reward", meanStd = "reward_std"
+        case numInputs = "num_inputs", numFlagged = "num_flagged", numStuck = "num_stuck", numSolved = "num_solved"
+        case fracFlagged = "frac_flagged", fracStuck = "frac_stuck", fracSolved = "frac_solved"
+        case fracRewardZeroStd = "frac_reward_zero_std", stdThreshold = "std_threshold"
+        case rewardMin = "reward_min", rewardMax = "reward_max", reward, rewardStd = "reward_std"
         case stdP10 = "std_p10", stdP50 = "std_p50", stdP90 = "std_p90"
-        case meanRewardFlagged = "reward_flagged", meanRewardUnflagged = "reward_unflagged"
-        case meanGradNormFlagged = "grad_norm_flagged", meanGradNormUnflagged = "grad_norm_unflagged"
+        case rewardFlagged = "reward_flagged", rewardUnflagged = "reward_unflagged", rewardConstant = "reward_constant"
+        case gradNormFlagged = "grad_norm_flagged", gradNormUnflagged = "grad_norm_unflagged"
     }
 }
 
@@ -130,14 +157,16 @@ public struct RewardStdReport: Codable, Equatable, Sendable {
     public var mode: RewardStdMode
     /// One row per input, in input order.
     public var rows: [RewardStdRow]
+    /// The criterion the rows were flagged by.
+    public var criterion: StuckCriterion
     /// Counts, percentiles and flagged-vs-unflagged means of `rows`.
-    public var summary: RewardStdSummary
+    public var summary: RewardStdSummary { RewardStdSummary(rows: rows, criterion: criterion) }
 
-    /// A report of `rows` flagged against `threshold`; the summary is computed from the rows.
-    public init(mode: RewardStdMode, rows: [RewardStdRow], threshold: Double) {
+    /// A report of `rows` (flagged and marked stuck by `criterion`).
+    public init(mode: RewardStdMode, rows: [RewardStdRow], criterion: StuckCriterion) {
         self.mode = mode
         self.rows = rows
-        summary = RewardStdSummary(rows: rows, threshold: threshold)
+        self.criterion = criterion
     }
 
     /// One JSON object per row, one per line (keys sorted), each line ending in a newline.
@@ -155,7 +184,7 @@ public struct RewardStdReport: Codable, Equatable, Sendable {
         return out
     }
 
-    /// The summary (with the mode) as one pretty-printed JSON object.
+    /// The summary (with the mode) as one pretty-printed JSON object (the keys of summary.json).
     public func summaryJSON() throws -> String {
         struct Envelope: Encodable { let mode: RewardStdMode; let summary: RewardStdSummary }
         let encoder = JSONEncoder()
@@ -186,28 +215,43 @@ public struct RewardStdReport: Codable, Equatable, Sendable {
 
     /// A histogram of the per-input std with the threshold drawn as a vertical line.
     public func stdHistogramSVG(bins: Int = 30, title: String = "Per-input reward std") -> String {
-        SVGPlot.histogram(values: rows.map(\.std), bins: bins,
-                          marker: (summary.threshold, "threshold \(SVGPlot.format(summary.threshold))"),
-                          title: title, xLabel: "reward std under the model", yLabel: "inputs")
+        Self.stdHistogramSVG([("", self)], bins: bins, title: title)
     }
 
-    /// A scatter of per-input mean reward (x) against std (y), flagged inputs in red, with the
-    /// threshold as a horizontal line.
+    /// Histograms of the per-input std of several reports over the same bins (e.g. before and
+    /// after training), with the first report's threshold as a vertical line.
+    public static func stdHistogramSVG(_ reports: [(name: String, report: RewardStdReport)], bins: Int = 30,
+                                       title: String = "Per-input reward std") -> String {
+        let colors = [SVGPlot.blue, SVGPlot.palette[1], SVGPlot.palette[2], SVGPlot.palette[4]]
+        let threshold = reports.first?.report.criterion.threshold ?? 0
+        return SVGPlot.histogram(
+            series: reports.enumerated().map { i, r in
+                (name: r.name.isEmpty ? "" : "\(r.name) (\(r.report.summary.numFlagged) of \(r.report.rows.count) flagged)",
+                 values: r.report.rows.map(\.std), color: colors[i % colors.count])
+            },
+            bins: bins, marker: (threshold, "threshold \(SVGPlot.format(threshold))"),
+            title: title, xLabel: "reward std under the model", yLabel: "inputs")
+    }
+
+    /// A scatter of per-input mean reward (x) against std (y): stuck inputs in red, solved ones in
+    /// green, the rest in blue, each with its count; the threshold as a horizontal line.
+    /// Coinciding points (0/1 rewards put hundreds on the same spot) are counted markers.
     public func meanStdScatterSVG(title: String = "Reward mean vs std per input") -> String {
-        let flagged = rows.filter(\.flagged).map { (x: $0.mean, y: $0.std) }
-        let other = rows.filter { !$0.flagged }.map { (x: $0.mean, y: $0.std) }
+        let stuck = rows.filter(\.stuck), solved = rows.filter { $0.flagged && !$0.stuck }, other = rows.filter { !$0.flagged }
+        func points(_ r: [RewardStdRow]) -> [(x: Double, y: Double)] { r.map { (x: $0.mean, y: $0.std) } }
         return SVGPlot.scatter(
-            series: [SVGPlot.Series(name: "std ≥ threshold (\(other.count))", points: other, color: SVGPlot.blue),
-                     SVGPlot.Series(name: "flagged: std < threshold (\(flagged.count))", points: flagged, color: SVGPlot.red)],
-            horizontalLine: (summary.threshold, "threshold"),
+            series: [SVGPlot.Series(name: "not flagged (\(other.count))", points: points(other), color: SVGPlot.blue),
+                     SVGPlot.Series(name: "solved: flagged, high reward (\(solved.count))", points: points(solved), color: SVGPlot.palette[2]),
+                     SVGPlot.Series(name: "stuck: flagged, low reward (\(stuck.count))", points: points(stuck), color: SVGPlot.red)],
+            horizontalLine: (criterion.threshold, "threshold \(SVGPlot.format(criterion.threshold))"),
             title: title, xLabel: "mean reward", yLabel: "reward std")
     }
 
     static func write(_ text: String, to path: String) throws {
         do {
-            try text.write(to: URL(fileURLWithPath: path), atomically: true, encoding: .utf8)
-        } catch {
-            throw RewardStdMonitorError.io(path: path, message: error.localizedDescription)
+            try AtomicFile.write(Array(text.utf8), to: path)
+        } catch let e as FileWriteError {
+            throw RewardStdMonitorError.io(path: path, message: e.reason)
         }
     }
 }
@@ -228,11 +272,6 @@ public enum CSV {
 public enum RewardStatistics {
     /// The two-sided 95% normal quantile.
     public static let z95 = 1.959963984540054
-
-    /// Mean and population std (divide by n) of `values`; (0, 0) when empty.
-    public static func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
-        RewardStdTracker.meanAndStd(values)
-    }
 
     /// Mean and std of a distribution given as (probability, value) pairs; the probabilities
     /// are normalised by their sum. std = √Σ p·(v − mean)².
@@ -263,7 +302,8 @@ public enum RewardStatistics {
     /// (divide by n − 1). Collapses to the mean when all values are equal (or n < 2).
     public static func normalInterval(_ values: [Double], z: Double = z95) -> (lower: Double, upper: Double) {
         let n = Double(values.count)
-        let (mean, std) = meanAndStd(values)
+        let group = RewardGroup(values)
+        let (mean, std) = (group.mean, group.std)
         guard values.count >= 2 else { return (mean, mean) }
         let half = z * std * (n / (n - 1)).squareRoot() / n.squareRoot()
         return (mean - half, mean + half)

@@ -43,34 +43,56 @@ public enum SVGPlot {
     public static func histogram(values: [Double], bins: Int = 30, range: ClosedRange<Double>? = nil,
                                  marker: (value: Double, label: String)? = nil,
                                  title: String, xLabel: String, yLabel: String) -> String {
-        let finite = values.filter(\.isFinite)
+        histogram(series: [(name: "", values: values, color: blue)], bins: bins, range: range, marker: marker,
+                  title: title, xLabel: xLabel, yLabel: yLabel)
+    }
+
+    /// Histograms of several named sets of values over the same bins, drawn over each other
+    /// (translucent) with a legend, e.g. the per-input std before and after training.
+    public static func histogram(series: [(name: String, values: [Double], color: String)], bins: Int = 30,
+                                 range: ClosedRange<Double>? = nil, marker: (value: Double, label: String)? = nil,
+                                 title: String, xLabel: String, yLabel: String) -> String {
+        let finite = series.map { $0.values.filter(\.isFinite) }
+        let all = finite.flatMap { $0 }
         let nBins = max(1, bins)
-        var lo = range?.lowerBound ?? finite.min() ?? 0, hi = range?.upperBound ?? finite.max() ?? 1
+        var lo = range?.lowerBound ?? all.min() ?? 0, hi = range?.upperBound ?? all.max() ?? 1
         if let m = marker?.value, m.isFinite, range == nil { lo = min(lo, m); hi = max(hi, m) }
         (lo, hi) = widened(lo, hi)
-        var counts = [Int](repeating: 0, count: nBins)
-        for x in finite where x >= lo && x <= hi {
-            counts[min(nBins - 1, Int((x - lo) / (hi - lo) * Double(nBins)))] += 1
+        let counts = finite.map { values -> [Int] in
+            var c = [Int](repeating: 0, count: nBins)
+            for x in values where x >= lo && x <= hi { c[min(nBins - 1, Int((x - lo) / (hi - lo) * Double(nBins)))] += 1 }
+            return c
         }
-        let frame = Frame(x: (lo, hi), y: (0, Double(max(1, counts.max() ?? 1)) * 1.05), top: top)
+        let named = series.filter { !$0.name.isEmpty }
+        let rows = legendLayout(named.map(\.name))
+        let frame = Frame(x: (lo, hi), y: (0, Double(max(1, counts.flatMap { $0 }.max() ?? 1)) * 1.05),
+                          top: top + legendRow * Double(rows.count))
         var body = frame.axes(title: title, xLabel: xLabel, yLabel: yLabel, integerY: true)
         let binWidth = (hi - lo) / Double(nBins)
-        for (b, c) in counts.enumerated() where c > 0 {
-            let x0 = frame.px(lo + Double(b) * binWidth), x1 = frame.px(lo + Double(b + 1) * binWidth)
-            let y = frame.py(Double(c))
-            body += "<rect x=\"\(format(x0))\" y=\"\(format(y))\" width=\"\(format(max(0.5, x1 - x0 - 1)))\" height=\"\(format(frame.py(0) - y))\" fill=\"\(blue)\" fill-opacity=\"0.8\"><title>\(escape("\(format(lo + Double(b) * binWidth))–\(format(lo + Double(b + 1) * binWidth)): \(c)"))</title></rect>\n"
+        let opacity = series.count > 1 ? "0.5" : "0.8"
+        for (s, c) in zip(series, counts) {
+            for (b, n) in c.enumerated() where n > 0 {
+                let x0 = frame.px(lo + Double(b) * binWidth), x1 = frame.px(lo + Double(b + 1) * binWidth)
+                let y = frame.py(Double(n))
+                let label = (s.name.isEmpty ? "" : s.name + ": ") + "\(format(lo + Double(b) * binWidth))–\(format(lo + Double(b + 1) * binWidth)): \(n)"
+                body += "<rect x=\"\(format(x0))\" y=\"\(format(y))\" width=\"\(format(max(0.5, x1 - x0 - 1)))\" height=\"\(format(frame.py(0) - y))\" fill=\"\(escape(s.color))\" fill-opacity=\"\(opacity)\"><title>\(escape(label))</title></rect>\n"
+            }
         }
         if let marker, marker.value.isFinite, marker.value >= lo, marker.value <= hi {
             let x = frame.px(marker.value)
             body += "<line x1=\"\(format(x))\" y1=\"\(format(frame.top))\" x2=\"\(format(x))\" y2=\"\(format(height - bottom))\" stroke=\"\(red)\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n"
             body += "<text x=\"\(format(x + 4))\" y=\"\(format(frame.top + 14))\" font-size=\"12\" fill=\"\(red)\">\(escape(marker.label))</text>\n"
         }
-        body += "<text x=\"\(format(width - right))\" y=\"\(format(top - 6))\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">n = \(finite.count)</text>\n"
+        let n = finite.map(\.count)
+        body += "<text x=\"\(format(width - right))\" y=\"\(format(top - 6))\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">n = \(n.count == 1 ? "\(n[0])" : n.map(String.init).joined(separator: " / "))</text>\n"
+        body += legend(named.map { ($0.name, $0.color) }, rows: rows, line: false)
         return document(body)
     }
 
     /// A scatter plot of `series` (each in its colour, with a legend), with an optional labelled
-    /// horizontal line (e.g. the std threshold).
+    /// horizontal line (e.g. the std threshold). Points of a series that coincide (as 0/1
+    /// rewards' means and stds do, by the hundred) are drawn once, as a marker whose area grows
+    /// with their number and which carries the count.
     public static func scatter(series: [Series], horizontalLine: (value: Double, label: String)? = nil,
                                title: String, xLabel: String, yLabel: String) -> String {
         let points = series.flatMap { $0.points.filter { $0.x.isFinite && $0.y.isFinite } }
@@ -87,8 +109,19 @@ public enum SVGPlot {
         }
         for s in series {
             body += "<g fill=\"\(escape(s.color))\" fill-opacity=\"0.7\">\n"
+            var counts: [String: (x: Double, y: Double, n: Int)] = [:], order: [String] = []
             for p in s.points where p.x.isFinite && p.y.isFinite {
-                body += "<circle cx=\"\(format(frame.px(p.x)))\" cy=\"\(format(frame.py(p.y)))\" r=\"3\"/>\n"
+                let key = "\(format(frame.px(p.x))),\(format(frame.py(p.y)))"
+                if counts[key] == nil { order.append(key); counts[key] = (p.x, p.y, 0) }
+                counts[key]!.n += 1
+            }
+            for key in order {
+                let c = counts[key]!
+                let x = frame.px(c.x), y = frame.py(c.y), r = min(24, 3 * Double(c.n).squareRoot())
+                body += "<circle cx=\"\(format(x))\" cy=\"\(format(y))\" r=\"\(format(max(3, r)))\"><title>\(escape("\(s.name): \(c.n) at (\(format(c.x)), \(format(c.y)))"))</title></circle>\n"
+                if c.n > 1 {
+                    body += "<text x=\"\(format(x + max(3, r) + 2))\" y=\"\(format(y - max(3, r) - 2))\" font-size=\"11\" fill=\"#222\" fill-opacity=\"1\">\(c.n)</text>\n"
+                }
             }
             body += "</g>\n"
         }

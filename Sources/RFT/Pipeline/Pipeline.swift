@@ -2,197 +2,385 @@ import Foundation
 import RFTModel
 import RFTTensor
 
-/// Whether and how much SFT runs before RFT.
-public enum SFTWarmup: Codable, Equatable, Sendable {
-    /// RFT only.
-    case off
-    /// SFT on this share of the inputs (chosen by the curriculum) for the curriculum's step budget.
-    case fraction(Double)
-    /// SFT on the curriculum's subset in rounds of `checkEvery` steps, re-measuring after each,
-    /// until the share of stuck inputs falls below `level`, stops falling (the weights of the best
-    /// check are kept: SFT on a tiny subset overfits), or the step budget is spent.
-    case auto(level: Double, checkEvery: Int)
-
-    /// Parses `0`, `off`, `1%`, `0.01` or `auto` / `auto:0.05`.
-    public init(parsing text: String) throws {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if t == "off" || t == "none" { self = .off; return }
-        if t.hasPrefix("auto") {
-            let rest = t.dropFirst(4)
-            if rest.isEmpty { self = .auto(level: 0.05, checkEvery: 10); return }
-            if rest.hasPrefix(":"), let level = Double(rest.dropFirst()), level >= 0, level < 1 { self = .auto(level: level, checkEvery: 10); return }
-            throw PipelineError.badWarmup(text)
-        }
-        let percent = t.hasSuffix("%")
-        guard let v = Double(percent ? String(t.dropLast()) : t), v >= 0 else { throw PipelineError.badWarmup(text) }
-        let f = percent ? v / 100 : v
-        guard f <= 1 else { throw PipelineError.badWarmup(text) }
-        self = f == 0 ? .off : .fraction(f)
-    }
-}
-
-/// Errors configuring the pipeline.
+/// Why a run cannot start or continue.
 public enum PipelineError: Error, Equatable, CustomStringConvertible {
-    /// `--sft-warmup` is not a fraction, a percentage or `auto`.
-    case badWarmup(String)
+    /// A resume with settings that would change the result.
+    case settingsChanged(path: String, changes: [String])
+    /// A resume on other inputs or another starting model.
+    case inputsChanged(path: String)
+    /// The checkpoint to resume holds no run state.
+    case notARun(path: String)
 
-    /// A one-line explanation.
+    /// One line naming what and where.
     public var description: String {
         switch self {
-        case .badWarmup(let t): return "--sft-warmup \(t): expected a fraction (0.01), a percentage (1%), 0/off, or auto[:level]"
+        case .settingsChanged(let p, let c):
+            return "\(p) was written with other settings (\(c.joined(separator: "; "))); resuming would mix two runs: use the same settings, or start a new --output"
+        case .inputsChanged(let p):
+            return "\(p) was written for other inputs or another starting model; resuming would mix two runs: use the same ones, or start a new --output"
+        case .notARun(let p): return "\(p) holds no run state to resume (written by another command, or by rft before format 2)"
         }
     }
 }
 
-/// Rewards of the initially flagged and the other inputs at one point of the pipeline.
-public struct PipelinePhase: Codable, Equatable, Sendable {
-    /// `before`, `after SFT`, `after RFT`.
-    public var name: String
-    /// Share of inputs whose reward std is below the threshold now.
-    public var flaggedShare: Double
-    /// Share of inputs flagged now with a mean reward in the lower half of [0, 1]: stuck, not solved.
-    public var stuckShare: Double
-    /// Mean reward of the inputs that were stuck before any training.
-    public var rewardInitiallyStuck: Double
-    /// Mean reward of the inputs that were flagged but solved before any training.
-    public var rewardInitiallySolved: Double
-    /// Mean reward of the inputs that were not flagged before any training.
-    public var rewardInitiallyUnflagged: Double
-    /// Mean reward of every input that was not stuck before any training.
-    public var rewardRest: Double
-    /// Mean reward of all inputs.
-    public var reward: Double
-
-    /// The phase figures of `report`, grouping inputs by the `initial` report's flags.
-    public init(name: String, report: RewardStdReport, initial: RewardStdReport) {
-        self.name = name
-        let rows = report.rows, first = initial.rows
-        func mean(_ keep: (RewardStdRow) -> Bool) -> Double {
-            let picked = zip(first, rows).filter { keep($0.0) }.map { $0.1.mean }
-            return picked.isEmpty ? .nan : picked.reduce(0, +) / Double(picked.count)
-        }
-        flaggedShare = Double(rows.filter(\.flagged).count) / Double(max(1, rows.count))
-        stuckShare = Double(rows.filter(PipelinePhase.isStuck).count) / Double(max(1, rows.count))
-        rewardInitiallyStuck = mean(PipelinePhase.isStuck)
-        rewardInitiallySolved = mean { $0.flagged && !PipelinePhase.isStuck($0) }
-        rewardInitiallyUnflagged = mean { !$0.flagged }
-        rewardRest = mean { !PipelinePhase.isStuck($0) }
-        reward = rows.map(\.mean).reduce(0, +) / Double(max(1, rows.count))
-    }
-
-    /// Flagged (reward std below the threshold) with a mean reward below 0.5: RFT cannot move it.
-    public static func isStuck(_ row: RewardStdRow) -> Bool { row.flagged && row.mean < 0.5 }
-
-    /// The before/after table as text, one row per phase.
-    public static func table(_ phases: [PipelinePhase]) -> String {
-        func f(_ x: Double) -> String { x.isNaN ? "    —" : String(format: "%5.3f", x) }
-        var lines = ["phase       flagged  stuck   reward: initially stuck  initially solved  not flagged  all"]
-        for p in phases {
-            lines.append("\(p.name.padding(toLength: 10, withPad: " ", startingAt: 0))   \(f(p.flaggedShare))   \(f(p.stuckShare))           \(f(p.rewardInitiallyStuck))             \(f(p.rewardInitiallySolved))        \(f(p.rewardInitiallyUnflagged))  \(f(p.reward))")
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// Diagnose → SFT on a small subset → RFT, with the reward-std table measured before, after
-/// SFT and after RFT. The trainers and the monitor do the work; this only sequences them.
+/// Diagnose → SFT on a small subset → RFT, with the per-input reward-std table measured before,
+/// after SFT and after RFT — and, with fewer stages, `rft sft`, `rft pretrain` and
+/// `rft diagnose`. The library owns the run: it checkpoints in every stage (every `save_steps`
+/// trainer steps or diagnosis batches, and at each stage's end) and resumes inside the stage it
+/// was killed in, ending bit-identical to an uninterrupted run (same seed, same thread count).
 public final class Pipeline {
-    /// The model trained in place.
-    public let model: GPT
-    /// Its tokenizer.
-    public let tokenizer: Tokenizer
-    /// The fixed inputs (RFT prompts; the SFT subset is chosen among them).
-    public let inputs: [TaskExample]
-    /// The reward.
+    /// The stages and their settings.
+    public let plan: PipelinePlan
+    /// The model, tokenizer and inputs (the model is trained in place).
+    public let inputs: RunInputs
+    /// Scores completions.
     public let reward: any RewardFunction
-    /// Measures per-input reward std.
-    public var monitor: RewardStdMonitor
-    /// How the SFT subset and its step budget are chosen.
-    public var curriculum: Curriculum
-    /// Whether SFT runs, and until when.
-    public var warmup: SFTWarmup
-    /// SFT settings.
-    public var sftConfig: SFTConfig
-    /// RFT settings.
-    public var rftConfig: GRPOConfig
-    /// RFT steps.
-    public var rftSteps: Int
+    /// Told about every step, diagnosis and checkpoint.
+    public var observer: PipelineObserver?
 
-    /// A pipeline over `inputs`.
-    public init(model: GPT, tokenizer: Tokenizer, inputs: [TaskExample], reward: any RewardFunction,
-                monitor: RewardStdMonitor, curriculum: Curriculum, warmup: SFTWarmup,
-                sftConfig: SFTConfig, rftConfig: GRPOConfig, rftSteps: Int) {
-        self.model = model
-        self.tokenizer = tokenizer
+    private var state: PipelineState
+    private var directory: RunDirectory?
+    private var metrics: MetricsLog?
+    private var timings: MetricsLog?
+    private var resumed: Checkpoint?
+    private var lastCheckpoint: String?
+    private var bestWeights: [Tensor]?
+
+    /// A pipeline over `inputs`; nothing runs until `run`.
+    public init(plan: PipelinePlan, inputs: RunInputs, reward: any RewardFunction, observer: PipelineObserver? = nil) {
+        self.plan = plan
         self.inputs = inputs
         self.reward = reward
-        self.monitor = monitor
-        self.curriculum = curriculum
-        self.warmup = warmup
-        self.sftConfig = sftConfig
-        self.rftConfig = rftConfig
-        self.rftSteps = rftSteps
+        self.observer = observer
+        state = PipelineState(stage: plan.stages.first)
     }
 
-    /// Per-input reward std under the current weights.
-    public func diagnose(progress: ((Int, Int) -> Void)? = nil) throws -> RewardStdReport {
-        try withoutGradients { try monitor.measure(model: model, tokenizer: tokenizer, examples: inputs, reward: reward, progress: progress) }
-    }
-
-    /// The SFT subset for `report` (indices into `inputs`); empty when warm-up is off.
-    public func sftSubset(_ report: RewardStdReport) throws -> [Int] {
-        var c = curriculum
-        switch warmup {
-        case .off: return []
-        case .fraction(let f): c.fraction = f
-        case .auto: break
-        }
-        return try c.select(inputs, rewardStd: report.rows.map(\.std), flagged: report.rows.map(\.flagged))
-    }
-
-    /// Runs SFT on `subset` for the budget (in `auto` mode, in rounds until the stuck share falls
-    /// below the level); `onStep` sees each step. Returns the trainer and the last diagnosis.
-    public func runSFT(subset: [Int], onStep: (SFTStepMetrics) throws -> Void = { _ in },
-                       onCheck: (Int, RewardStdReport) -> Void = { _, _ in }) throws -> SFTTrainer? {
-        guard !subset.isEmpty, curriculum.sftSteps > 0 else { return nil }
-        let trainer = SFTTrainer(model: model, tokenizer: tokenizer, config: sftConfig, source: .fixed(subset.map { inputs[$0] }))
-        let round: Int
-        if case .auto(_, let every) = warmup { round = max(1, every) } else { round = curriculum.sftSteps }
-        var best = (stuck: Double.infinity, weights: [Tensor]())
-        while trainer.state.step < curriculum.sftSteps {
-            for _ in 0..<min(round, curriculum.sftSteps - trainer.state.step) { try onStep(try trainer.step()) }
-            if case .auto(let level, _) = warmup {
-                let report = try diagnose()
-                onCheck(trainer.state.step, report)
-                let stuck = Double(report.rows.filter(PipelinePhase.isStuck).count) / Double(max(1, report.rows.count))
-                if stuck < level { return trainer }
-                if stuck >= best.stuck { break }  // no longer improving
-                best = (stuck, model.parameters().map { $0.copy() })
+    /// Runs the remaining stages — all of them, or, in a folder that holds a killed run's
+    /// checkpoints, from its newest valid one on. Without a folder nothing is written.
+    public func run(in directory: RunDirectory? = nil) throws -> PipelineResult {
+        try BLAS.withThreads(plan.threads) {
+            do { return try runStages(directory) } catch {
+                directory?.discardIfUnused()
+                throw error
             }
         }
-        if !best.weights.isEmpty {  // auto mode ended without reaching the level: keep the best check
-            for (p, w) in zip(model.parameters(), best.weights) { p.assign(w) }
-        }
-        return trainer
     }
 
-    /// A policy-gradient trainer on the fixed inputs, drawing prompts uniformly.
-    public func makeRFTTrainer() -> PolicyGradientTrainer {
-        let source = ExampleSource.fixed(inputs)
-        return PolicyGradientTrainer(model: model, tokenizer: tokenizer, config: rftConfig, reward: reward) { g, n in source.draw(n, using: &g) }
+    // MARK: - Stages
+
+    private func runStages(_ directory: RunDirectory?) throws -> PipelineResult {
+        self.directory = directory
+        state.settings = plan.settings
+        state.inputsDigest = digest()
+        if let directory {
+            if let latest = try directory.manager.latest() {
+                for skipped in latest.skipped { observer?.note("skipping damaged checkpoint: \(skipped)") }
+                try resume(from: latest.checkpoint, path: latest.path)
+            }
+            metrics = try directory.openMetrics(keeping: state.metricsBytes)
+            timings = try directory.openTimings(keepingThrough: state.position)
+            if let yaml = plan.configYAML { try directory.write(yaml, to: "config.yaml") }
+        }
+        while let stage = state.stage {
+            switch stage {
+            case .before, .afterSFT, .afterRFT: try diagnose(stage)
+            case .sft: try runSFT()
+            case .rft: try runRFT()
+            }
+            resumed = nil
+            let next = plan.stages.firstIndex(of: stage).map { $0 + 1 }.flatMap { $0 < plan.stages.count ? plan.stages[$0] : nil }
+            state.stage = next
+            try save(nil)
+        }
+        let result = result()
+        if directory != nil && plan.stages.contains(where: \.isDiagnosis) { try writeReports(result) }
+        return result
     }
 
-    /// The whole pipeline without checkpoints: diagnose, SFT on the subset, diagnose, RFT, diagnose.
-    public func run(onRFTStep: (StepMetrics) throws -> Void = { _ in }) throws -> [PipelinePhase] {
-        let initial = try diagnose()
-        var phases = [PipelinePhase(name: "before", report: initial, initial: initial)]
-        if warmup != .off {
-            _ = try runSFT(subset: try sftSubset(initial))
-            phases.append(PipelinePhase(name: "after SFT", report: try diagnose(), initial: initial))
+    /// Takes up the run `checkpoint` holds: its state, its weights; refuses other settings or inputs.
+    private func resume(from checkpoint: Checkpoint, path: String) throws {
+        guard let saved = checkpoint.header.pipeline else { throw PipelineError.notARun(path: path) }
+        let changed = Set(saved.settings.keys).union(plan.settings.keys).sorted()
+            .filter { saved.settings[$0] != plan.settings[$0] && !plan.mayChange.contains($0) }
+        guard changed.isEmpty else {
+            throw PipelineError.settingsChanged(path: path, changes: changed.map { "\($0): \(saved.settings[$0] ?? "unset") → \(plan.settings[$0] ?? "unset")" })
         }
-        let rft = makeRFTTrainer()
-        for _ in 0..<rftSteps { try onRFTStep(try rft.step()) }
-        phases.append(PipelinePhase(name: "after RFT", report: try diagnose(), initial: initial))
-        return phases
+        guard saved.inputsDigest == state.inputsDigest else { throw PipelineError.inputsChanged(path: path) }
+        try checkpoint.restore(into: inputs.model, path: path)
+        state = saved
+        state.settings = plan.settings
+        resumed = checkpoint
+        lastCheckpoint = path
+        observer?.resumed(from: path, stage: saved.stage, position: saved.position)
+    }
+
+    /// One diagnosis stage: per-input reward std, resumable batch by batch; then held-out greedy
+    /// accuracy, the report files and a metrics line.
+    private func diagnose(_ stage: PipelineStage) throws {
+        observer?.stageStarted(stage, detail: "\(inputs.examples.count) inputs of \(inputs.label) × \(plan.monitor.mode == .exact ? "all completions" : "\(plan.monitor.numGenerations) samples") at temperature \(plan.monitor.temperature)")
+        let report = try measure(stage)
+        state.reports[stage.rawValue] = report
+        let accuracy = try greedyAccuracy()
+        state.accuracy[stage.rawValue] = accuracy
+        let s = report.summary
+        var line: [String: JSONValue] = [
+            "phase": .string(stage.rawValue), "num_inputs": .number(Double(s.numInputs)), "frac_flagged": .number(s.fracFlagged),
+            "frac_stuck": .number(s.fracStuck), "frac_solved": .number(s.fracSolved), "reward": s.reward.map { .number($0) } ?? .null,
+            "reward_std": s.rewardStd.map { .number($0) } ?? .null,
+        ]
+        if let accuracy { line["greedy_accuracy"] = .number(accuracy) }
+        try metrics?.append(JSONValue.object(line))
+        if let directory, let base = plan.reportFiles[stage] {
+            try report.writeJSONLines(to: directory.file(base + ".jsonl"))
+            try report.writeCSV(to: directory.file(base + ".csv"))
+        }
+        observer?.diagnosed(stage, report: report, greedyAccuracy: accuracy)
+    }
+
+    /// The model's reward std on every input, continuing `state.partialRows` and checkpointing
+    /// every `save_steps` batches; `stage` labels the progress.
+    private func measure(_ stage: PipelineStage, trainer: (any Trainer)? = nil) throws -> RewardStdReport {
+        let report = try withoutGradients {
+            try plan.monitor.measure(model: inputs.model, tokenizer: inputs.tokenizer, examples: inputs.examples, reward: reward,
+                                     criterion: plan.criterion, resuming: state.partialRows) { [self] rows in
+                KillPoints.reach("diagnosis batch measured")
+                state.partialRows = rows
+                state.position += 1
+                observer?.diagnosing(stage, done: rows.count, total: inputs.examples.count)
+                let batches = (rows.count + plan.monitor.inputsPerBatch - 1) / plan.monitor.inputsPerBatch
+                if rows.count < inputs.examples.count && plan.saveSteps > 0 && batches % plan.saveSteps == 0 { try save(trainer) }
+            }
+        }
+        state.partialRows = []
+        return report
+    }
+
+    /// The SFT stage: the curriculum's subset (or the plan's source), every step logged, a
+    /// checkpoint every `save_steps`, the plan's evaluation every `eval_steps`; in automatic
+    /// warm-up, a diagnosis every `checkEvery` steps decides when to stop.
+    private func runSFT() throws {
+        let source: ExampleSource
+        switch plan.sftSource {
+        case .examples(let s): source = s
+        case .curriculum:
+            let subset = try state.sftSubset ?? chooseSubset()
+            state.sftSubset = subset
+            source = .fixed(subset.map { inputs.examples[$0] })
+        }
+        let trainer = try SFTTrainer(model: inputs.model, tokenizer: inputs.tokenizer, config: plan.sft, source: source)
+        let auto: (level: Double, every: Int)?
+        if case .curriculum = plan.sftSource, case .auto(let level, let every) = plan.warmup { auto = (level, max(1, every)) } else { auto = nil }
+        if auto != nil && state.auto == nil { state.auto = AutoWarmupState() }
+        try restoreTrainer(trainer)
+        let maxSteps = plan.sft.training.maxSteps
+        observer?.stageStarted(.sft, detail: "\(state.sftSubset.map { "\($0.count) inputs (\($0.filter { initialRow($0)?.stuck == true }.count) of them stuck)" } ?? "training") for \(maxSteps) steps of \(plan.sft.training.perDeviceTrainBatchSize), lr \(plan.sft.training.learningRate)")
+        while trainer.stepCount < maxSteps || state.auto?.checking == true {
+            if state.auto?.checking != true {
+                let m = try trainer.step()
+                try logged(m, stage: .sft, maxSteps: maxSteps)
+                if let auto, m.step % auto.every == 0 || m.step == maxSteps { state.auto?.checking = true }  // before a save
+                if plan.evalSteps > 0 && m.step % plan.evalSteps == 0 && m.step != maxSteps { try evaluate(step: m.step) }
+                if plan.saveSteps > 0 && m.step % plan.saveSteps == 0 && m.step != maxSteps { try save(trainer) }
+            }
+            if let auto, state.auto?.checking == true, try autoCheck(trainer, level: auto.level) { break }
+        }
+        if plan.evaluate != nil { try evaluate(step: trainer.stepCount) }
+        if let best = bestWeights, state.auto?.bestStep != trainer.stepCount {  // ended without reaching the level
+            for (p, w) in zip(inputs.model.parameters(), best) { p.assign(w) }
+            observer?.note("keeping the weights of SFT step \(state.auto?.bestStep ?? 0), the lowest stuck share (\(SVGPlot.format(state.auto?.bestStuckShare ?? 0)))")
+        }
+        bestWeights = nil
+    }
+
+    /// One check of the automatic warm-up; returns whether SFT should stop (the stuck share is
+    /// below the level, or stopped falling).
+    private func autoCheck(_ trainer: SFTTrainer, level: Double) throws -> Bool {
+        state.auto?.checking = true
+        let report = try measure(.sft, trainer: trainer)
+        state.auto?.checking = false
+        let stuck = report.summary.fracStuck
+        observer?.note(String(format: "sft step %d: stuck share %.3f", trainer.stepCount, stuck))
+        if stuck < level { state.auto?.bestStep = trainer.stepCount; return true }
+        if let best = state.auto?.bestStuckShare, stuck >= best { return true }  // no longer improving
+        state.auto?.bestStuckShare = stuck
+        state.auto?.bestStep = trainer.stepCount
+        bestWeights = inputs.model.parameters().map { $0.copy() }
+        return false
+    }
+
+    /// The RFT stage on the inputs: every step logged, a checkpoint every `save_steps`, and at
+    /// the end the per-input report of every input RFT sampled.
+    private func runRFT() throws {
+        let trainer = try GRPOTrainer(model: inputs.model, tokenizer: inputs.tokenizer, config: plan.grpo, reward: reward,
+                                      source: .fixed(inputs.examples), criterion: plan.criterion)
+        try restoreTrainer(trainer)
+        let maxSteps = plan.grpo.training.maxSteps
+        observer?.stageStarted(.rft, detail: "\(maxSteps) steps of \(plan.grpo.promptsPerStep) prompts × \(plan.grpo.numGenerations), \(plan.grpo.advantageEstimator.rawValue), loss \(plan.grpo.loss.lossType.rawValue), lr \(plan.grpo.training.learningRate)")
+        while trainer.stepCount < maxSteps {
+            let m = try trainer.step()
+            try logged(m, stage: .rft, maxSteps: maxSteps)
+            if plan.saveSteps > 0 && m.step % plan.saveSteps == 0 && m.step != maxSteps { try save(trainer) }
+        }
+        state.inputReport = trainer.inputReport()
+        if let directory {
+            let lines = try state.inputReport.map { String(decoding: try JSONEncoder.snakeCase.encode($0), as: UTF8.self) + "\n" }
+            try directory.write(lines.joined(), to: "inputs-report.jsonl")
+        }
+    }
+
+    // MARK: - Pieces
+
+    /// The trainer of a stage resumed mid-stage takes up the checkpoint's state (and the
+    /// automatic warm-up its best weights).
+    private func restoreTrainer(_ trainer: some Trainer) throws {
+        guard let checkpoint = resumed, let saved = checkpoint.header.trainer, saved.kind == trainer.state.kind else { return }
+        try checkpoint.restore(into: trainer, path: lastCheckpoint ?? "<checkpoint>")
+        let best = inputs.model.namedParameters().map { checkpoint["best." + $0.name] }
+        if best.allSatisfy({ $0 != nil }), !best.isEmpty {
+            bestWeights = try zip(best, inputs.model.namedParameters()).map { saved, p in
+                guard saved!.shape == p.tensor.shape else {
+                    throw CheckpointError.shapeMismatch(path: lastCheckpoint ?? "<checkpoint>", name: "best." + p.name, expected: p.tensor.shape, found: saved!.shape)
+                }
+                return saved!.copy()
+            }
+        }
+    }
+
+    /// Appends `m` to metrics.jsonl (with its stage), tells the observer (with the running mean
+    /// loss every `logging_steps`), and counts the step.
+    private func logged(_ m: some TrainerMetrics, stage: PipelineStage, maxSteps: Int) throws {
+        KillPoints.reach("trainer step taken")
+        state.position += 1
+        state.lossWindow.add(m.loss)
+        if let metrics, let timings {  // wall-clock figures to timings.jsonl: metrics.jsonl stays reproducible
+            guard case .object(var line) = try ConfigLayer.encode(m) else { return }
+            var clock: [String: JSONValue] = ["phase": .string(stage.rawValue), "step": .number(Double(m.step)),
+                                              "position": .number(Double(state.position))]
+            for key in line.keys where key.hasSuffix("seconds") || key == "tokens_per_second" { clock[key] = line.removeValue(forKey: key) }
+            line["phase"] = .string(stage.rawValue)
+            try metrics.append(JSONValue.object(line))
+            try timings.append(JSONValue.object(clock))
+        }
+        let show = m.step % max(1, plan.loggingSteps) == 0 || m.step == maxSteps
+        observer?.stepped(stage, metrics: m, maxSteps: maxSteps, meanLoss: show ? state.lossWindow.take() : nil)
+    }
+
+    /// Runs the plan's evaluation: a metrics line, the figures kept for checkpoints.
+    private func evaluate(step: Int) throws {
+        guard let evaluate = plan.evaluate else { return }
+        let figures = try withoutGradients { try evaluate(inputs.model) }
+        state.evaluation.merge(figures) { $1 }
+        try metrics?.append(JSONValue.object(figures.mapValues { .number($0) }.merging(["step": .number(Double(step)), "phase": .string("sft")]) { $1 }))
+        observer?.evaluated(.sft, step: step, metrics: figures)
+    }
+
+    /// The curriculum's SFT subset from the first diagnosis.
+    private func chooseSubset() throws -> [Int] {
+        var curriculum = Curriculum(strategy: plan.strategy, seed: plan.sft.training.seed)
+        switch plan.warmup {
+        case .off: return []
+        case .fraction(let f): curriculum.fraction = f
+        case .auto: break
+        }
+        let rows = state.reports[PipelineStage.before.rawValue]?.rows
+        return try curriculum.select(inputs.examples, rewardStd: rows?.map(\.std), flagged: rows?.map(\.flagged))
+    }
+
+    /// Row `i` of the first diagnosis, when there is one.
+    private func initialRow(_ i: Int) -> RewardStdRow? { state.reports[PipelineStage.before.rawValue]?.rows[i] }
+
+    /// The share of held-out inputs whose greedy completion gets the highest reward; nil without held-out inputs.
+    private func greedyAccuracy() throws -> Double? {
+        guard !plan.heldOut.isEmpty else { return nil }
+        let length = plan.monitor.completionLength(for: inputs.examples, tokenizer: inputs.tokenizer)
+        let scores = try TaskEvaluation.greedyRewards(model: inputs.model, tokenizer: inputs.tokenizer, examples: plan.heldOut,
+                                                      reward: reward, range: plan.criterion.rewardRange, maxNewTokens: length)
+        return Double(scores.filter { $0 >= plan.criterion.rewardMax }.count) / Double(scores.count)
+    }
+
+    /// Saves a checkpoint of the run (of `trainer` when a trainer stage is under way) at the
+    /// current position, after syncing metrics.jsonl so the checkpoint can record its length.
+    private func save(_ trainer: (any Trainer)?) throws {
+        guard let directory, plan.saveSteps > 0 else { return }
+        if let metrics {
+            try metrics.sync()
+            state.metricsBytes = metrics.bytes
+        }
+        let tokenizer = try JSONValue(encoding: inputs.tokenizer)
+        var checkpoint: Checkpoint
+        if let trainer {
+            checkpoint = Checkpoint.capture(trainer, pipeline: state, tokenizer: tokenizer, metrics: state.evaluation, metadata: inputs.metadata)
+        } else {
+            checkpoint = Checkpoint.capture(model: inputs.model, pipeline: state, tokenizer: tokenizer, metrics: state.evaluation,
+                                            metadata: inputs.metadata)
+        }
+        if let best = bestWeights {
+            checkpoint.tensors += zip(inputs.model.namedParameters(), best).map { (name: "best." + $0.0.name, tensor: $0.1, dtype: .f32) }
+        }
+        var manager = directory.manager
+        manager.keepLast = max(1, plan.saveTotalLimit)
+        lastCheckpoint = try manager.save(checkpoint, step: state.position)
+        observer?.saved(lastCheckpoint!)
+    }
+
+    /// A digest of the inputs and the starting weights: the same inputs give the same digest.
+    private func digest() -> String {
+        let encoder = JSONEncoder.snakeCase
+        var bytes = [UInt8]((try? encoder.encode(inputs.examples)) ?? Data())
+        for p in inputs.model.parameters() { bytes += UnsafeBufferPointer(start: p.data, count: p.count).withMemoryRebound(to: UInt8.self) { Array($0) } }
+        return String(bytes.withUnsafeBytes { XXH64.hash($0.baseAddress, count: $0.count) }, radix: 16)
+    }
+
+    /// summary.json (the table and every diagnosis's summary), the std histograms of every
+    /// diagnosis, a mean-vs-std scatter per diagnosis, and for RFT reward.svg (reward and stuck
+    /// share per step, read back from metrics.jsonl so a resumed run plots every step).
+    private func writeReports(_ result: PipelineResult) throws {
+        guard let directory else { return }
+        struct Summary: Encodable {
+            let table: [PipelinePhase]
+            let diagnoses: [String: RewardStdSummary]
+            let greedyAccuracy: [String: Double]
+            let numInputsStayedStuck: Int?
+            let numInputsSampled: Int?
+        }
+        let rft = plan.stages.contains(.rft)
+        let summary = Summary(table: result.phases, diagnoses: state.reports.mapValues(\.summary), greedyAccuracy: state.accuracy,
+                              numInputsStayedStuck: rft ? result.inputReport.filter { $0.firstStuck && $0.stuck }.count : nil,
+                              numInputsSampled: rft ? result.inputReport.count : nil)
+        let encoder = JSONEncoder.snakeCase
+        encoder.outputFormatting.insert(.prettyPrinted)
+        try directory.write(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n", to: "summary.json")
+        let named = plan.stages.filter(\.isDiagnosis).compactMap { s in state.reports[s.rawValue].map { (name: s.label, report: $0) } }
+        try directory.write(RewardStdReport.stdHistogramSVG(named, title: "Per-input reward std" + (named.count > 1 ? ": " + named.map(\.name).joined(separator: " vs ") : "")),
+                            to: "std-histogram.svg")
+        for (name, report) in named {
+            try directory.write(report.meanStdScatterSVG(title: "Reward mean vs std per input, \(name)"),
+                                to: "mean-vs-std-\(name.replacingOccurrences(of: " ", with: "-").lowercased()).svg")
+        }
+        guard rft else { return }
+        let lines = (try? RegularFile.read(directory.file("metrics.jsonl"), limit: 1 << 30)) ?? []
+        var reward: [(x: Double, y: Double)] = [], stuck: [(x: Double, y: Double)] = []
+        for line in lines.split(separator: UInt8(ascii: "\n")) {
+            guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line)),
+                  o["phase"] == .string("rft"), case .number(let step)? = o["step"] else { continue }
+            if case .number(let r)? = o["reward"] { reward.append((step, r)) }
+            if case .number(let s)? = o["frac_stuck"] { stuck.append((step, s)) }
+        }
+        try directory.write(SVGPlot.linePlot(series: [SVGPlot.Series(name: "reward", points: reward, color: SVGPlot.blue),
+                                                       SVGPlot.Series(name: "share of sampled inputs stuck", points: stuck, color: SVGPlot.red)],
+                                              title: "RFT: reward and stuck share per step", xLabel: "RFT step", yLabel: "share"),
+                            to: "reward.svg")
+    }
+
+    /// What the run measured.
+    private func result() -> PipelineResult {
+        var reports: [PipelineStage: RewardStdReport] = [:]
+        for (k, v) in state.reports { if let s = PipelineStage(rawValue: k) { reports[s] = v } }
+        let phases = plan.stages.filter(\.isDiagnosis).compactMap { s -> PipelinePhase? in
+            guard let report = reports[s], let initial = reports[.before] else { return nil }
+            return PipelinePhase(name: s.label, report: report, initial: initial, greedyAccuracy: state.accuracy[s.rawValue])
+        }
+        return PipelineResult(phases: phases, reports: reports, inputReport: state.inputReport, checkpoint: lastCheckpoint,
+                              evaluation: state.evaluation)
     }
 }

@@ -1,17 +1,42 @@
 /// Advantage estimators: how per-completion rewards become per-completion advantages.
 /// Rewards arrive grouped: `groupSize` (TRL's `num_generations`) consecutive completions of
 /// the same prompt.
-public enum AdvantageEstimator: String, Codable, CaseIterable, Sendable {
+public enum AdvantageEstimator: String, Codable, CaseIterable, Sendable, ConfigChoice {
     /// A = r (no baseline).
     case reinforce
     /// A = r − b, b a moving average of the batch-mean reward across steps.
     case reinforceBaseline = "reinforce_baseline"
     /// A_i = r_i − mean of the other K−1 rewards of its group (leave-one-out).
     case rloo
-    /// A = (r − group mean) / (group std + ε), std unbiased (N−1) as TRL's GRPOTrainer.
+    /// A = r − group mean, divided by a std as `scale_rewards` says (TRL's GRPOTrainer;
+    /// `scale_rewards: none` is Dr. GRPO's advantage).
     case grpo
-    /// A = r − group mean (Dr. GRPO: no division by the std).
-    case drGRPO = "dr_grpo"
+}
+
+/// Which std GRPO divides the centred rewards by (TRL's `scale_rewards`).
+public enum ScaleRewards: String, Codable, CaseIterable, Sendable, ConfigText {
+    /// The group's sample std (+ ε).
+    case group
+    /// The whole batch's sample std (+ ε).
+    case batch
+    /// No division (Dr. GRPO).
+    case none
+
+    /// `group`, `batch`, `none`, or TRL's older `true` (group) / `false` (none).
+    public init(parsing text: String) throws {
+        switch text.lowercased() {
+        case "true": self = .group
+        case "false": self = .none
+        default:
+            guard let v = ScaleRewards(rawValue: text) else { throw ConfigError.invalid(key: "scale_rewards", reason: "expected group, batch or none, got \(text)") }
+            self = v
+        }
+    }
+
+    /// The raw value.
+    public var text: String { rawValue }
+    /// The accepted words.
+    public static let format = "group|batch|none"
 }
 
 /// Errors in a batch of rewards handed to an advantage estimator.
@@ -38,7 +63,9 @@ public enum AdvantageError: Error, Equatable, CustomStringConvertible {
 public struct AdvantageComputer: Codable, Equatable, Sendable {
     /// The estimator.
     public var estimator: AdvantageEstimator
-    /// ε added to the group std by `grpo` (TRL: 1e-4).
+    /// GRPO's normaliser.
+    public var scaleRewards: ScaleRewards
+    /// ε added to the std by `grpo` (TRL: 1e-4).
     public var epsilon: Double
     /// Weight of the old baseline in `reinforce_baseline`'s moving average.
     public var baselineMomentum: Double
@@ -46,8 +73,10 @@ public struct AdvantageComputer: Codable, Equatable, Sendable {
     public var baseline: Double?
 
     /// An advantage computer; defaults follow TRL.
-    public init(_ estimator: AdvantageEstimator, epsilon: Double = 1e-4, baselineMomentum: Double = 0.9) {
+    public init(_ estimator: AdvantageEstimator, scaleRewards: ScaleRewards = .group, epsilon: Double = 1e-4,
+                baselineMomentum: Double = 0.9) {
         self.estimator = estimator
+        self.scaleRewards = scaleRewards
         self.epsilon = epsilon
         self.baselineMomentum = baselineMomentum
     }
@@ -67,18 +96,21 @@ public struct AdvantageComputer: Codable, Equatable, Sendable {
             let b = baseline ?? batchMean
             baseline = baselineMomentum * b + (1 - baselineMomentum) * batchMean
             return rewards.map { $0 - b }
-        case .rloo, .grpo, .drGRPO:
+        case .rloo, .grpo:
+            let batchStd = RewardGroup(rewards).sampleStd
             var out = [Double](repeating: 0, count: rewards.count)
             for start in stride(from: 0, to: rewards.count, by: k) {
                 let group = rewards[start..<(start + k)]
-                let sum = group.reduce(0, +), mean = sum / Double(k)
+                let stats = RewardGroup(group), sum = group.reduce(0, +)
                 for (j, r) in group.enumerated() {
-                    switch estimator {
-                    case .rloo: out[start + j] = r - (sum - r) / Double(k - 1)
-                    case .drGRPO: out[start + j] = r - mean
-                    default:
-                        let variance = k > 1 ? group.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(k - 1) : 0
-                        out[start + j] = (r - mean) / (variance.squareRoot() + epsilon)
+                    if estimator == .rloo {
+                        out[start + j] = r - (sum - r) / Double(k - 1)
+                        continue
+                    }
+                    switch scaleRewards {
+                    case .group: out[start + j] = (r - stats.mean) / (stats.sampleStd + epsilon)
+                    case .batch: out[start + j] = (r - stats.mean) / (batchStd + epsilon)
+                    case .none: out[start + j] = r - stats.mean
                     }
                 }
             }

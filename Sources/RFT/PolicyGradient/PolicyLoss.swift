@@ -1,15 +1,7 @@
 import RFTTensor
 
-/// The surrogate a policy-gradient step minimises per completion token.
-public enum PolicyLossKind: String, Codable, CaseIterable, Sendable {
-    /// −A·log π(y_t): the plain policy gradient (REINFORCE form).
-    case vanilla
-    /// −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A), ρ = π/π_old: PPO's clipped objective.
-    case ppoClip = "ppo_clip"
-}
-
 /// How the per-token KL to the reference policy is estimated (Schulman's k1 and k3).
-public enum KLEstimator: String, Codable, CaseIterable, Sendable {
+public enum KLEstimator: String, Codable, CaseIterable, Sendable, ConfigChoice {
     /// log π − log π_ref (unbiased, can be negative).
     case k1
     /// π_ref/π − log(π_ref/π) − 1 (unbiased, always ≥ 0; TRL's choice).
@@ -34,56 +26,62 @@ public enum KLEstimator: String, Codable, CaseIterable, Sendable {
     }
 }
 
-/// How token losses are averaged into the batch loss.
-public enum LossAggregation: String, Codable, CaseIterable, Sendable {
-    /// Σ over all completion tokens / number of tokens (long completions weigh more).
-    case tokenMean = "token_mean"
-    /// Mean over completions of each completion's token mean.
-    case sequenceMean = "sequence_mean"
+/// How token losses are normalised into the batch loss: TRL's `loss_type`, same names and
+/// formulas (one process: `bnpo` and `dapo` coincide, both normalising by the batch's tokens).
+public enum LossType: String, Codable, CaseIterable, Sendable, ConfigChoice {
+    /// Each completion's token mean, averaged over completions (long completions weigh less).
+    case grpo
+    /// Σ over all completion tokens / the batch's completion tokens.
+    case bnpo
+    /// Σ over all completion tokens / (completions × max_completion_length) (Dr. GRPO: no length bias).
+    case drGRPO = "dr_grpo"
+    /// Σ over all completion tokens / the global batch's completion tokens (DAPO).
+    case dapo
 }
 
-/// The settings of the policy loss (names as TRL's GRPOConfig where they exist).
-public struct PolicyLossConfig: Codable, Equatable, Sendable {
-    /// Surrogate kind.
-    public var kind: PolicyLossKind = .vanilla
-    /// PPO clip range ε.
+/// The settings of the policy loss (TRL's GRPOConfig names; flattened into `GRPOConfig`).
+public struct PolicyLossConfig: Configuration {
+    /// PPO clip range ε of the ratio π/π_old.
     public var epsilon: Float = 0.2
     /// KL coefficient β (0 disables the KL term and the reference model).
     public var beta: Float = 0
     /// KL estimator.
     public var klEstimator: KLEstimator = .k3
-    /// Token-loss aggregation.
-    public var aggregation: LossAggregation = .tokenMean
-    /// Entropy bonus coefficient (verl's `entropy_coeff`): loss −= coefficient · entropy,
-    /// the per-token entropy aggregated like the policy loss; 0 disables it.
+    /// How token losses are normalised.
+    public var lossType: LossType = .dapo
+    /// Entropy bonus coefficient (verl's `entropy_coeff`): loss −= coefficient · entropy, the
+    /// per-token entropy normalised like the policy loss; 0 disables it.
     public var entropyCoefficient: Float = 0
 
-    /// Settings with the given values (defaults: vanilla, ε 0.2, β 0, k3, token mean, no entropy bonus).
-    public init(kind: PolicyLossKind = .vanilla, epsilon: Float = 0.2, beta: Float = 0,
-                klEstimator: KLEstimator = .k3, aggregation: LossAggregation = .tokenMean,
+    /// The defaults: ε 0.2, β 0, k3, dapo, no entropy bonus.
+    public init() {}
+
+    /// Settings with the given values.
+    public init(epsilon: Float = 0.2, beta: Float = 0, klEstimator: KLEstimator = .k3, lossType: LossType = .dapo,
                 entropyCoefficient: Float = 0) {
-        self.kind = kind
         self.epsilon = epsilon
         self.beta = beta
         self.klEstimator = klEstimator
-        self.aggregation = aggregation
+        self.lossType = lossType
         self.entropyCoefficient = entropyCoefficient
     }
 
-    /// Decodes the keys present and keeps the defaults for the others (a config names only what it changes).
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init()
-        kind = try c.decodeIfPresent(PolicyLossKind.self, forKey: .kind) ?? kind
-        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? epsilon
-        beta = try c.decodeIfPresent(Float.self, forKey: .beta) ?? beta
-        klEstimator = try c.decodeIfPresent(KLEstimator.self, forKey: .klEstimator) ?? klEstimator
-        aggregation = try c.decodeIfPresent(LossAggregation.self, forKey: .aggregation) ?? aggregation
-        entropyCoefficient = try c.decodeIfPresent(Float.self, forKey: .entropyCoefficient) ?? entropyCoefficient
+    /// The help of each key.
+    public static let help = [
+        "epsilon": "PPO clip range ε of the ratio π/π_old", "beta": "KL coefficient β (0 = no reference model)",
+        "kl_estimator": "KL estimator", "loss_type": "token-loss normalisation (TRL's loss_type)",
+        "entropy_coefficient": "entropy bonus coefficient (0 = off)",
+    ]
+
+    /// ε in [0, 1), β ≥ 0, a finite entropy coefficient.
+    public func validate() throws {
+        try ConfigRule.finite("epsilon", epsilon, 0, 0.999)
+        try ConfigRule.finite("beta", beta, 0)
+        try ConfigRule.finite("entropy_coefficient", entropyCoefficient, -1e6, 1e6)
     }
 }
 
-/// What the loss saw, for logging: share of clipped tokens, mean KL, mean ratio.
+/// What the loss saw, for logging: share of clipped tokens, mean KL, mean ratio, mean entropy.
 public struct PolicyLossStatistics: Equatable, Sendable {
     /// Share of tokens whose PPO ratio was clipped (gradient zero).
     public var clipFraction: Float
@@ -95,16 +93,19 @@ public struct PolicyLossStatistics: Equatable, Sendable {
     public var entropy: Float = 0
 }
 
-/// The policy-gradient loss over the completion tokens of a batch, a scalar, with its backward
-/// written out per token.  logProbs is (N) — log π of every completion token, completions
-/// concatenated, lengths in `sequenceLengths` — and carries the graph to the model.
-/// `advantages` has one value per completion; `oldLogProbs` (N) are the sampling policy's
-/// (needed by ppo_clip; nil means π_old = π, ratio 1); `referenceLogProbs` (N) the frozen
+/// The clipped policy-gradient loss over the completion tokens of a batch (TRL's GRPO loss), a
+/// scalar, with its backward written out per token: per token −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A)
+/// with ρ = π/π_old, + β·KL, − c·entropy, normalised by `config.lossType`. With no old
+/// log-probs ρ = 1 and the gradient is the plain policy gradient −A·∇log π.
+/// logProbs is (N) — log π of every completion token, completions concatenated, lengths in
+/// `sequenceLengths` — and carries the graph to the model. `advantages` has one value per
+/// completion; `oldLogProbs` (N) are the sampling policy's; `referenceLogProbs` (N) the frozen
 /// reference's (needed when beta > 0); `entropy` (N) the policy's per-token entropy (needed when
-/// `config.entropyCoefficient` ≠ 0, then differentiated too; otherwise only averaged for logging).
+/// `config.entropyCoefficient` ≠ 0, then differentiated too; otherwise only averaged for
+/// logging); `maxCompletionLength` is `dr_grpo`'s normaliser (default: the longest completion).
 public func policyGradientLoss(
     logProbs: Tensor, sequenceLengths: [Int], advantages: [Float], oldLogProbs: [Float]? = nil,
-    referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig
+    referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig, maxCompletionLength: Int? = nil
 ) -> (loss: Tensor, statistics: PolicyLossStatistics) {
     let n = logProbs.count
     precondition(sequenceLengths.reduce(0, +) == n && sequenceLengths.count == advantages.count,
@@ -116,39 +117,38 @@ public func policyGradientLoss(
                  "policyGradientLoss: an entropy coefficient needs \(n) per-token entropies")
     let bonus = config.entropyCoefficient != 0 ? entropy : nil  // the entropy term of the loss, if any
     var entropySum: Double = 0
-    // per-token weight from the aggregation, loss and d loss / d log π
+    // per-token weight from the normalisation, loss and d loss / d log π
     var weight = [Float](repeating: 0, count: n), dLoss = [Float](repeating: 0, count: n)
     var loss: Double = 0, klSum: Double = 0, ratioSum: Double = 0
     var clipped = 0, t = 0
     let completions = max(1, sequenceLengths.filter { $0 > 0 }.count)
+    let longest = max(1, maxCompletionLength ?? sequenceLengths.max() ?? 1)
     for (s, length) in sequenceLengths.enumerated() {
         let a = advantages[s]
         for _ in 0..<length {
             let lp = logProbs.data[t]
-            weight[t] = config.aggregation == .tokenMean ? 1 / Float(n) : 1 / Float(length * completions)
-            var value: Float, grad: Float
-            switch config.kind {
-            case .vanilla:
-                value = -a * lp; grad = -a
-                ratioSum += 1
-            case .ppoClip:
-                let ratio = expf(lp - (oldLogProbs?[t] ?? lp))
-                let clippedRatio = min(max(ratio, 1 - config.epsilon), 1 + config.epsilon)
-                ratioSum += Double(ratio)
-                if ratio * a <= clippedRatio * a {  // the unclipped term is the minimum
-                    value = -ratio * a; grad = -ratio * a  // d(−ρA)/d log π = −ρA
-                } else {
-                    value = -clippedRatio * a; grad = 0
-                    clipped += 1
-                }
+            switch config.lossType {
+            case .grpo: weight[t] = 1 / Float(length * completions)
+            case .bnpo, .dapo: weight[t] = 1 / Float(n)
+            case .drGRPO: weight[t] = 1 / Float(sequenceLengths.count * longest)
             }
-            if config.beta != 0, let ref = referenceLogProbs?[t] {
+            let ratio = oldLogProbs.map { expf(lp - $0[t]) } ?? 1
+            let clippedRatio = min(max(ratio, 1 - config.epsilon), 1 + config.epsilon)
+            ratioSum += Double(ratio)
+            var value: Float, grad: Float
+            if ratio * a <= clippedRatio * a {  // the unclipped term is the minimum
+                value = -ratio * a; grad = -ratio * a  // d(−ρA)/d log π = −ρA
+            } else {
+                value = -clippedRatio * a; grad = 0
+                clipped += 1
+            }
+            if let ref = referenceLogProbs?[t] {
                 let kl = config.klEstimator.value(logProb: lp, referenceLogProb: ref)
                 klSum += Double(kl)
-                value += config.beta * kl
-                grad += config.beta * config.klEstimator.derivative(logProb: lp, referenceLogProb: ref)
-            } else if let ref = referenceLogProbs?[t] {
-                klSum += Double(config.klEstimator.value(logProb: lp, referenceLogProb: ref))
+                if config.beta != 0 {
+                    value += config.beta * kl
+                    grad += config.beta * config.klEstimator.derivative(logProb: lp, referenceLogProb: ref)
+                }
             }
             if let h = entropy?.data[t] {
                 entropySum += Double(h)

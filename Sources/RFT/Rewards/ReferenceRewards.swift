@@ -12,6 +12,10 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
     case unknownReward(String, known: [String])
     /// Prompts, completions and examples differ in count.
     case mismatchedInputs(prompts: Int, completions: Int, examples: Int)
+    /// The reward function returned another number of rewards than completions.
+    case wrongCount(expected: Int, got: Int)
+    /// A reward is NaN, infinite, or outside the declared reward range.
+    case invalidReward(value: Double, prompt: String, completion: String, range: ClosedRange<Double>)
 
     /// A one-line explanation naming the example or the reward.
     public var description: String {
@@ -24,9 +28,17 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
         case .unknownReward(let n, let known): return "unknown reward '\(n)'; built-in rewards: \(known.joined(separator: ", "))"
         case .mismatchedInputs(let p, let c, let e):
             return "reward called with \(p) prompts, \(c) completions and \(e) examples; the counts must agree"
+        case .wrongCount(let e, let g): return "the reward function returned \(g) rewards for \(e) completions"
+        case .invalidReward(let v, let p, let c, let r):
+            let what = v.isFinite ? "outside the reward range \(r.lowerBound)…\(r.upperBound) (set reward_min and reward_max to the reward's range)"
+                                  : "not a finite number"
+            return "the reward function returned \(v) for prompt \(shorten(p).debugDescription), completion \(shorten(c).debugDescription): \(what)"
         }
     }
 }
+
+/// `text` cut to 80 characters for messages.
+func shorten(_ text: String) -> String { text.count <= 80 ? text : String(text.prefix(77)) + "..." }
 
 /// Checks that the three arrays of a reward call have one entry per completion.
 func checkRewardInputs(prompts: [String], completions: [String], examples: [TaskExample]) throws {
@@ -107,7 +119,7 @@ public struct PartialCreditReward: RewardFunction {
 }
 
 /// The built-in rewards by their CLI names (`--reward exact-match`, …).
-public enum BuiltinReward: String, CaseIterable, Sendable {
+public enum BuiltinReward: String, CaseIterable, Codable, Sendable, ConfigChoice {
     /// Exact match: through the task's verifier when there is a task, else against the reference.
     case exactMatch = "exact-match"
     /// Numbers equal within a tolerance, against the reference.

@@ -4,6 +4,23 @@ public protocol RewardFunction {
     func rewards(prompts: [String], completions: [String], examples: [TaskExample]) throws -> [Double]
 }
 
+extension RewardFunction {
+    /// The rewards of `completions`, checked: one per completion, each finite and inside `range`.
+    /// The one validation path of every caller (trainers, the monitor, evaluation), so a bad
+    /// reward stops any of them with the same `RewardError`.
+    public func checkedRewards(prompts: [String], completions: [String], examples: [TaskExample],
+                               range: ClosedRange<Double>) throws -> [Double] {
+        let rewards = try self.rewards(prompts: prompts, completions: completions, examples: examples)
+        guard rewards.count == completions.count else {
+            throw RewardError.wrongCount(expected: completions.count, got: rewards.count)
+        }
+        for (i, r) in rewards.enumerated() where !r.isFinite || !range.contains(r) {
+            throw RewardError.invalidReward(value: r, prompt: prompts[i], completion: completions[i], range: range)
+        }
+        return rewards
+    }
+}
+
 /// A reward from a Swift closure scoring one completion.
 public struct ClosureReward: RewardFunction {
     /// The scoring function.

@@ -2,27 +2,29 @@ import Foundation
 import RFTModel
 import RFTTensor
 
-/// The settings of a supervised finetuning run (names as TRL's SFTConfig where the meaning matches).
-public struct SFTConfig: Codable, Equatable, Sendable {
-    /// Sequences per step (TRL: per_device_train_batch_size).
-    public var batchSize = 16
-    /// Peak AdamW learning rate.
-    public var learningRate: Float = 1e-3
-    /// AdamW weight decay.
-    public var weightDecay: Float = 0
-    /// Global gradient-norm clip.
-    public var maxGradNorm: Float = 1
-    /// Learning-rate schedule over the run (`.constant` keeps `learningRate`).
-    public var schedule: LRSchedule = .constant
-    /// Seed for drawing batches.
-    public var seed: UInt64 = 0
+/// The settings of a supervised finetuning run (TRL's SFTConfig names where the meaning is the
+/// same; the training arguments are flattened, as in TRL's files). These defaults are `rft sft`'s.
+public struct SFTConfig: Configuration {
+    /// Run length, batch (sequences per step), AdamW, schedule, seed.
+    public var training: TrainingArguments
 
-    /// The defaults.
-    public init() {}
+    /// `rft sft`'s defaults: 200 steps of 16 sequences at learning rate 3e-4, constant.
+    public init() {
+        training = TrainingArguments()
+        training.maxSteps = 200
+        training.perDeviceTrainBatchSize = 16
+        training.learningRate = 3e-4
+    }
+
+    /// The training arguments sit at the top level of a config file.
+    public static let flattened: Set<String> = ["training"]
+
+    /// The training arguments' rules.
+    public func validate() throws { try training.validate() }
 }
 
 /// What one SFT step did.
-public struct SFTStepMetrics: Codable, Equatable, Sendable {
+public struct SFTStepMetrics: TrainerMetrics, Equatable {
     /// Step number (1-based).
     public var step: Int
     /// Mean cross-entropy over the batch's completion tokens (`<eos>` included).
@@ -54,8 +56,9 @@ public struct SFTTrainerState: Codable, Equatable, Sendable {
 }
 
 /// Supervised finetuning by teacher forcing: the loss is the cross-entropy of the reference
-/// completion and `<eos>` only; prompt and padding positions are masked out.
-public final class SFTTrainer {
+/// completion and `<eos>` only; prompt and padding positions are masked out. Pretraining is the
+/// same trainer on a fresh model and a task's generator.
+public final class SFTTrainer: Trainer {
     /// The model being trained.
     public let model: GPT
     /// Encodes prompts and references.
@@ -67,64 +70,70 @@ public final class SFTTrainer {
     /// Where training examples come from (each needs a reference).
     public let source: ExampleSource
     /// Steps taken and the batch generator.
-    public var state: SFTTrainerState
+    public var trainerState: SFTTrainerState
 
-    /// A trainer for `model` on `source`.
-    public init(model: GPT, tokenizer: Tokenizer, config: SFTConfig = SFTConfig(), source: ExampleSource) {
+    /// A trainer for `model` on `source`; throws when the settings are invalid.
+    public init(model: GPT, tokenizer: Tokenizer, config: SFTConfig = SFTConfig(), source: ExampleSource) throws {
+        try config.validate()
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.source = source
-        optimizer = AdamW(parameters: model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
-        state = SFTTrainerState(step: 0, generator: RandomGenerator(seed: config.seed))
+        optimizer = config.training.makeOptimizer(model.namedParameters())
+        trainerState = SFTTrainerState(step: 0, generator: RandomGenerator(seed: config.training.seed))
+    }
+
+    /// Steps taken.
+    public var stepCount: Int { trainerState.step }
+    /// The trainer's state for a checkpoint.
+    public var state: TrainerState { .sft(trainerState) }
+    /// No tensors besides the model's and the optimizer's.
+    public var extraTensors: [(name: String, tensor: Tensor)] { [] }
+
+    /// Continues from `state`.
+    public func restore(_ state: TrainerState) throws {
+        guard case .sft(let s) = state else { throw TrainingError.wrongState(expected: "sft", got: state.kind) }
+        trainerState = s
     }
 
     /// One optimisation step on a fresh batch. Throws (before changing the weights) when an
     /// example has no reference or the loss or gradient is not finite.
     public func step() throws -> SFTStepMetrics {
         let start = Date()
-        let batch = try TaskBatch(source.draw(config.batchSize, using: &state.generator), tokenizer: tokenizer)
-        optimizer.learningRate = config.schedule.learningRate(base: config.learningRate, step: state.step)
+        let batch = try TaskBatch(source.draw(config.training.perDeviceTrainBatchSize, using: &trainerState.generator), tokenizer: tokenizer)
+        optimizer.learningRate = config.training.schedule.learningRate(base: config.training.learningRate, step: trainerState.step)
         optimizer.zeroGrad()
         let logits = model(batch.inputs, batch: batch.batch, length: batch.length)  // (B, T, V)
         let loss = crossEntropy(logits, targets: batch.targets)                    // mean over unmasked targets
         let value = loss.item()
-        guard value.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "SFT loss") }
+        guard value.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT loss") }
         loss.backward()
-        let gradNorm = clipGradNorm(model.parameters(), maxNorm: config.maxGradNorm)
-        guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: state.step + 1, what: "SFT gradient norm") }
+        let gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
+        guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT gradient norm") }
         optimizer.step()
-        state.step += 1
+        trainerState.step += 1
         let seconds = Date().timeIntervalSince(start)
-        return SFTStepMetrics(step: state.step, loss: Double(value), gradNorm: Double(gradNorm),
+        return SFTStepMetrics(step: trainerState.step, loss: Double(value), gradNorm: Double(gradNorm),
                               learningRate: Double(optimizer.learningRate),
                               numTokens: batch.targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) },
                               tokensPerSecond: Double(batch.batch * batch.length) / max(seconds, 1e-9), seconds: seconds)
     }
 
-    /// Mean completion-token cross-entropy of `examples` (no gradient), in batches of `batchSize`.
+    /// Mean completion-token cross-entropy of `examples` (no gradient), in batches of the run's batch size.
     public func evaluationLoss(_ examples: [TaskExample]) throws -> Double {
+        try Self.evaluationLoss(model: model, tokenizer: tokenizer, examples: examples, batchSize: config.training.perDeviceTrainBatchSize)
+    }
+
+    /// Mean completion-token cross-entropy of `model` on `examples` (no gradient), in batches of `batchSize`.
+    public static func evaluationLoss(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], batchSize: Int) throws -> Double {
         var total = 0.0, tokens = 0
-        for start in stride(from: 0, to: examples.count, by: max(1, config.batchSize)) {
-            let batch = try TaskBatch(Array(examples[start..<min(examples.count, start + config.batchSize)]), tokenizer: tokenizer)
+        for start in stride(from: 0, to: examples.count, by: max(1, batchSize)) {
+            let batch = try TaskBatch(Array(examples[start..<min(examples.count, start + batchSize)]), tokenizer: tokenizer)
             let n = batch.targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
             let loss = withoutGradients { crossEntropy(model(batch.inputs, batch: batch.batch, length: batch.length), targets: batch.targets).item() }
             total += Double(loss) * Double(n)
             tokens += n
         }
         return total / Double(max(1, tokens))
-    }
-}
-
-/// Errors that stop a training run.
-public enum TrainingError: Error, Equatable, CustomStringConvertible {
-    /// A loss or gradient norm is NaN or infinite; the weights were not updated.
-    case nonFinite(step: Int, what: String)
-
-    /// A one-line explanation.
-    public var description: String {
-        switch self {
-        case .nonFinite(let s, let w): return "step \(s): \(w) is not finite; stopped before the update (the last checkpoint is kept)"
-        }
     }
 }

@@ -9,8 +9,8 @@ public struct LengthAccuracy: Codable, Equatable, Sendable {
     public var count: Int
     /// Share answered exactly (greedy decoding).
     public var accuracy: Double
-    /// Mean partial-credit reward.
-    public var partialCredit: Double
+    /// Mean reward: partial credit for a task, the run's reward for a dataset.
+    public var reward: Double
 }
 
 /// Greedy evaluation of a model on a task, per length.
@@ -35,13 +35,13 @@ public enum TaskEvaluation {
                 partial += TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: text)
             }
             let n = Double(max(1, examples.count))
-            out.append(LengthAccuracy(length: length, count: examples.count, accuracy: exact / n, partialCredit: partial / n))
+            out.append(LengthAccuracy(length: length, count: examples.count, accuracy: exact / n, reward: partial / n))
         }
         return out
     }
 
     /// Greedy-decodes fixed `examples` (e.g. a JSONL dataset) and scores them per `length` field:
-    /// `accuracy` is the share equal to the reference (0 without one), `partialCredit` the mean
+    /// `accuracy` is the share equal to the reference (0 without one), `reward` the mean
     /// of `reward`. Prompts longer than the context are an error of the dataset loader, not here.
     public static func evaluate(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], reward: any RewardFunction,
                                 maxNewTokens: Int) throws -> [LengthAccuracy] {
@@ -57,7 +57,24 @@ public enum TaskEvaluation {
             let exact = zip(group, texts).filter { $0.0.reference == $0.1 }.count
             let n = Double(group.count)
             out.append(LengthAccuracy(length: length, count: group.count, accuracy: Double(exact) / n,
-                                      partialCredit: rewards.reduce(0, +) / n))
+                                      reward: rewards.reduce(0, +) / n))
+        }
+        return out
+    }
+
+    /// The checked reward of each example's greedy completion (at most `maxNewTokens` tokens,
+    /// and no more than the context leaves), in batches of 256.
+    public static func greedyRewards(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], reward: any RewardFunction,
+                                     range: ClosedRange<Double>, maxNewTokens: Int) throws -> [Double] {
+        let sampler = Sampler(model: model)
+        var out: [Double] = []
+        for start in stride(from: 0, to: examples.count, by: 256) {
+            let group = Array(examples[start..<min(examples.count, start + 256)])
+            let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
+            let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room))), seed: 0)
+            let texts = generations.map { tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }
+            out += try reward.checkedRewards(prompts: group.map(\.prompt), completions: texts, examples: group, range: range)
         }
         return out
     }

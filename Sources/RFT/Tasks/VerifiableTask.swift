@@ -37,7 +37,7 @@ public enum TaskSplit: String, Codable, CaseIterable, Sendable {
     case test
 }
 
-/// A built-in algorithmic task (PAPERS.md §2): a seeded generator of (prompt, reference) pairs
+/// A built-in algorithmic task (the length-generalisation suites of Zhou et al. and Huang et al.): a seeded generator of (prompt, reference) pairs
 /// with a length range, and a verifier that computes the correct answer from the prompt alone.
 public protocol VerifiableTask: Sendable {
     /// The registry name (`addition`, `copy-unique`, …).

@@ -9,6 +9,8 @@ import Dispatch
 public enum BLAS {
     nonisolated(unsafe) private static var threadCount = 1
     nonisolated(unsafe) private static var splitInSwift = true
+    /// The thread count of the current task or thread, set by `withThreads`.
+    @TaskLocal private static var scopedThreads: Int?
 
     /// Products below this many multiply-adds run on the calling thread alone.
     static let parallelThreshold = 1 << 18
@@ -22,7 +24,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let parts = splitInSwift ? threadCount : 1
+        let parts = splitInSwift ? threads : 1
         let wide = NativeKernels.isAvailable && NativeKernels.hasAVX512  // read here: workers do not see a task-local
         if parts == 1 || m * n * k < parallelThreshold || (m < 2 * parts && n < 2 * parts) {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, wide: wide)
@@ -61,7 +63,7 @@ public enum BLAS {
 
     /// Threads that may call `gemmSerial` concurrently: rft's thread count when it splits
     /// products itself, else 1 (OpenBLAS's own threads are in charge).
-    public static var callerThreads: Int { splitInSwift ? threadCount : 1 }
+    public static var callerThreads: Int { splitInSwift ? threads : 1 }
 
     /// One product on this thread: rft's AVX-512 sgemm when `wide`, else OpenBLAS's.
     @inline(__always)
@@ -90,6 +92,21 @@ public enum BLAS {
         openblas_set_num_threads(Int32(splitInSwift ? 1 : threadCount))
     }
 
-    /// The number of threads rft computes with.
-    public static var threads: Int { threadCount }
+    /// The number of threads rft computes with here: the innermost `withThreads`, else the
+    /// process default set by `setThreads` (1 until set).
+    public static var threads: Int { scopedThreads ?? threadCount }
+
+    /// Runs `body` with `n` threads for rft's products and elementwise work on this thread (and
+    /// the tasks it starts), whatever other callers use: how a trainer or a run sets its own
+    /// thread count without changing the process's.
+    public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        _ = openBLASSingleThreaded
+        return try $scopedThreads.withValue(max(1, n)) { try body() }
+    }
+
+    /// OpenBLAS's own threads off (once), as `setThreads` leaves them when rft splits products:
+    /// two kinds of threads on the same cores would fight.
+    private static let openBLASSingleThreaded: Void = {
+        if splitInSwift { openblas_set_num_threads(1) }
+    }()
 }

@@ -37,7 +37,7 @@ func checkpointBench() {
     let dir = directory ?? NSTemporaryDirectory() + "rft-bench-ckpt-\(getpid())"
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let fullPath = dir + "/gpt2-adamw.rftckpt", bf16Path = dir + "/gpt2-weights.bf16.rftckpt"
-    let full = Checkpoint.capture(model: model, optimizer: optimizer, training: TrainingState(step: steps ?? 2, rng: g),
+    let full = Checkpoint.capture(model: model, optimizer: optimizer, trainer: .sft(SFTTrainerState(step: steps ?? 2, generator: g)),
                                   metadata: ["note": "rft-bench checkpoint"])
     let export = Checkpoint.capture(model: model, weights: .bf16)
     let rawBytes = full.tensors.reduce(0) { $0 + $1.tensor.count * 4 }

@@ -31,28 +31,33 @@ func rftStepBench(_ name: String, steps: Int?, warmup: Int?) {
     let model = GPT(modelConfig, seed: 1)
     let task = AdditionTask(trainLengths: 2...2, testLengths: 2...2)
     var config = GRPOConfig()
-    config.promptsPerStep = 8
     config.numGenerations = 8
+    config.training.perDeviceTrainBatchSize = 8 * 8  // 8 prompts
     config.maxCompletionLength = 8
     config.temperature = 1
-    config.learningRate = 1e-4
-    config.weightDecay = 0
-    config.maxGradNorm = 1
+    config.training.learningRate = 1e-4
+    config.training.weightDecay = 0
+    config.training.maxGradNorm = 1
     config.numIterations = 1
     config.advantageEstimator = .grpo
-    config.loss = PolicyLossConfig(kind: .ppoClip, epsilon: 0.2, beta: 0, aggregation: .tokenMean)
+    config.loss = PolicyLossConfig(epsilon: 0.2, beta: 0, lossType: .bnpo)  // TRL's token-mean loss, as the peer
     config.dynamicSampling = false
-    config.seed = 0
-    let trainer = PolicyGradientTrainer(
-        model: model, tokenizer: tokenizer, config: config, reward: TaskVerifierReward(task: task, kind: .exactMatch),
-        prompts: { g, n in (0..<n).map { _ in task.example(lengths: 2...2, using: &g) } })
+    config.training.seed = 0
+    let trainer: GRPOTrainer
+    do {
+        trainer = try GRPOTrainer(model: model, tokenizer: tokenizer, config: config, reward: TaskVerifierReward(task: task, kind: .exactMatch),
+                                  source: .task(task, lengths: 2...2))
+    } catch {
+        FileHandle.standardError.write("rft-step: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
 
     let (warmupSteps, timedSteps) = (warmup ?? 3, steps ?? 20)
     var times: [Double] = [], generation: [Double] = [], scoring: [Double] = [], update: [Double] = []
     var rewards: [Double] = [], lengths: [Double] = []
     for i in 0..<(warmupSteps + timedSteps) {
         let t0 = now()
-        let metrics: StepMetrics
+        let metrics: GRPOStepMetrics
         do {
             metrics = try trainer.step()
         } catch {

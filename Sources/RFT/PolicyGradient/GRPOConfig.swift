@@ -1,0 +1,77 @@
+/// The settings of a policy-gradient run, under TRL's GRPOConfig names where the meaning is
+/// the same (`num_generations`, `beta`, `epsilon`, `loss_type`, `scale_rewards`, …). The
+/// training arguments and the loss settings are flattened: a config file writes
+/// `learning_rate:` and `beta:` at the top, as TRL's do. These defaults are `rft train`'s.
+public struct GRPOConfig: Configuration {
+    /// Run length, batch (completions per step = prompts × `numGenerations`), AdamW, schedule, seed.
+    public var training: TrainingArguments
+    /// Completions sampled per prompt (K).
+    public var numGenerations = 8
+    /// Longest completion in tokens (EOS included); nil: the longest reference + EOS (or the
+    /// task's longest answer), which a trainer fed by a closure cannot know — set it then.
+    public var maxCompletionLength: Int?
+    /// Sampling temperature for rollouts.
+    public var temperature: Float = 1
+    /// Top-k filter for rollouts (0 = off).
+    public var topK = 0
+    /// Top-p filter for rollouts (1 = off).
+    public var topP: Float = 1
+    /// Clip range, KL β and estimator, loss normalisation, entropy bonus.
+    public var loss = PolicyLossConfig()
+    /// How rewards become advantages.
+    public var advantageEstimator: AdvantageEstimator = .grpo
+    /// What GRPO divides the centred rewards by.
+    public var scaleRewards: ScaleRewards = .group
+    /// Optimisation passes over each batch of rollouts (PPO's epochs; TRL's num_iterations).
+    public var numIterations = 1
+    /// DAPO's dynamic sampling: drop groups whose K rewards are all equal (no learning signal
+    /// under group baselines) and refill with new prompts until the step has its prompts or
+    /// `maxSamplingTries` batches were sampled.
+    public var dynamicSampling = false
+    /// Most rollout batches one step samples under dynamic sampling; when the cap is hit the
+    /// step trains on the informative groups it has.
+    public var maxSamplingTries = 4
+
+    /// `rft train`'s defaults: 40 steps of 32 prompts × 8 completions, learning rate 5e-5.
+    public init() {
+        training = TrainingArguments()
+        training.maxSteps = 40
+        training.perDeviceTrainBatchSize = 256
+        training.learningRate = 5e-5
+    }
+
+    /// Training arguments and loss settings sit at the top level of a config file.
+    public static let flattened: Set<String> = ["training", "loss"]
+
+    /// The help of each key.
+    public static let help = [
+        "num_generations": "completions sampled per prompt (K)",
+        "max_completion_length": "longest completion in tokens with EOS (default: the longest reference + EOS)",
+        "temperature": "rollout temperature", "top_k": "rollout top-k (0 = off)", "top_p": "rollout top-p (1 = off)",
+        "advantage_estimator": "how rewards become advantages",
+        "scale_rewards": "grpo: divide by the group's or the batch's reward std, or not (none: Dr. GRPO)",
+        "num_iterations": "optimisation passes per batch of rollouts (PPO epochs)",
+        "dynamic_sampling": "drop groups whose rewards are all equal and refill from new prompts (DAPO)",
+        "max_sampling_tries": "most rollout batches per step under dynamic_sampling",
+    ]
+
+    /// Prompts per step: the batch's completions over K.
+    public var promptsPerStep: Int { training.perDeviceTrainBatchSize / max(1, numGenerations) }
+
+    /// Throws for the first setting out of range or two that do not fit together.
+    public func validate() throws {
+        try training.validate()
+        try loss.validate()
+        try ConfigRule.range("num_generations", numGenerations, 1, 1 << 16)
+        guard training.perDeviceTrainBatchSize % numGenerations == 0 else {
+            throw ConfigError.invalid(key: "per_device_train_batch_size",
+                                      reason: "must be a multiple of num_generations (\(numGenerations)): whole groups of completions, got \(training.perDeviceTrainBatchSize)")
+        }
+        if advantageEstimator == .rloo && numGenerations < 2 { throw ConfigError.invalid(key: "num_generations", reason: "rloo needs ≥ 2, got \(numGenerations)") }
+        if dynamicSampling && numGenerations < 2 { throw ConfigError.invalid(key: "num_generations", reason: "dynamic_sampling needs ≥ 2, got \(numGenerations)") }
+        if let m = maxCompletionLength { try ConfigRule.range("max_completion_length", m, 1, 1 << 20) }
+        try ConfigRule.sampling(temperature: temperature, topK: topK, topP: topP, positive: true)
+        try ConfigRule.range("num_iterations", numIterations, 1, 1024)
+        try ConfigRule.range("max_sampling_tries", maxSamplingTries, 1, 1024)
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+import RFTModel
+import RFTTensor
+
+/// What one step did: TRL's metric names plus rft's. `reward`, `reward_std`,
+/// `frac_reward_zero_std`, `completion_length`, `frac_flagged` and `frac_stuck` describe ALL
+/// groups sampled in the step (with dynamic sampling, also the dropped ones and those beyond
+/// the step's prompts); `loss`, `kl`, `entropy`, `clip_fraction` and `grad_norm` describe the
+/// groups trained on. JSON keys are these names in snake_case.
+public struct GRPOStepMetrics: TrainerMetrics, Equatable {
+    /// Step number (1-based).
+    public var step: Int
+    /// The policy loss (last optimisation pass; 0 when nothing was trained).
+    public var loss: Double
+    /// Mean reward of the rollouts.
+    public var reward: Double
+    /// Mean over groups of the (unbiased) reward std within the group, as TRL logs it.
+    public var rewardStd: Double
+    /// Share of groups whose K rewards are all equal (zero advantage under GRPO).
+    public var fracRewardZeroStd: Double
+    /// Share of groups flagged by the run's `StuckCriterion` (reward std below the threshold).
+    public var fracFlagged: Double
+    /// Share of groups stuck (flagged with a low mean reward).
+    public var fracStuck: Double
+    /// Mean per-token KL to the reference (0 without one; last optimisation pass).
+    public var kl: Double
+    /// Mean per-token entropy (nats) of the policy that sampled the rollouts, over the trained
+    /// completion tokens (first optimisation pass; 0 when nothing was trained).
+    public var entropy: Double
+    /// Mean completion length in tokens.
+    public var completionLength: Double
+    /// Gradient norm before clipping (last iteration; 0 when nothing was trained).
+    public var gradNorm: Double
+    /// Learning rate used.
+    public var learningRate: Double
+    /// Share of tokens clipped by PPO.
+    public var clipFraction: Double
+    /// Rollout batches sampled this step (1 without dynamic sampling).
+    public var numSamplingTries: Int
+    /// Share of the sampled groups that were trained on (1 without dynamic sampling).
+    public var fracGroupsKept: Double
+    /// Completion tokens generated per second of generation (`generationSeconds`).
+    public var tokensPerSecond: Double
+    /// Seconds spent sampling, scoring and updating.
+    public var generationSeconds, scoringSeconds, updateSeconds: Double
+}
+
+/// The trainer's mutable state apart from the weights, the AdamW state and the frozen reference:
+/// with those restored too (see `Checkpoint.capture`/`restore`), a resumed run continues
+/// bit-identically.
+public struct GRPOTrainerState: Codable, Equatable, Sendable {
+    /// Steps taken.
+    public var stepCount: Int
+    /// The generator that draws prompts and sampling seeds.
+    public var generator: RandomGenerator
+    /// The advantage computer (its moving baseline).
+    public var advantages: AdvantageComputer
+    /// Per-input reward-std tracking.
+    public var tracker: RewardStdTracker
+
+    /// A state from its parts.
+    public init(stepCount: Int, generator: RandomGenerator, advantages: AdvantageComputer, tracker: RewardStdTracker) {
+        self.stepCount = stepCount
+        self.generator = generator
+        self.advantages = advantages
+        self.tracker = tracker
+    }
+}
+
+/// K completions of each of a batch of prompts, grouped prompt by prompt, with their rewards.
+struct RolloutBatch {
+    /// The prompts' examples (P).
+    var examples: [TaskExample] = []
+    /// The encoded prompts (P).
+    var prompts: [[Int]] = []
+    /// Completion tokens, EOS included when sampled (P·K, group g at g·K..<(g+1)·K).
+    var completions: [[Int]] = []
+    /// One reward per completion (P·K; empty before scoring).
+    var rewards: [Double] = []
+    /// Completions per prompt (K).
+    let groupSize: Int
+
+    /// Number of groups (prompts).
+    var groupCount: Int { examples.count }
+    /// The statistics of group g's rewards.
+    func group(_ g: Int) -> RewardGroup { RewardGroup(rewards[(g * groupSize)..<((g + 1) * groupSize)]) }
+
+    /// Appends the given groups of `other`.
+    mutating func append(groups: some Sequence<Int>, of other: RolloutBatch) {
+        let k = groupSize
+        for g in groups {
+            examples.append(other.examples[g])
+            prompts.append(other.prompts[g])
+            completions += other.completions[(g * k)..<((g + 1) * k)]
+            rewards += other.rewards[(g * k)..<((g + 1) * k)]
+        }
+    }
+}
+
+/// What an update did (zero when nothing was trained).
+struct UpdateResult {
+    var loss: Float = 0
+    var statistics = PolicyLossStatistics(clipFraction: 0, kl: 0, meanRatio: 1)
+    var entropy: Float = 0
+    var gradNorm: Float = 0
+}
+
+/// Reinforcement finetuning with sampled completions (TRL's GRPOTrainer): rollouts of K
+/// completions per prompt, rewards, advantages (REINFORCE, RLOO, GRPO with any
+/// `scale_rewards`), then the clipped policy loss with an optional KL to a frozen copy of the
+/// starting model and an entropy bonus; optionally DAPO's dynamic sampling; live per-input
+/// reward-std tracking by the run's `StuckCriterion`.
+public final class GRPOTrainer: Trainer {
+    /// The policy being trained.
+    public let model: GPT
+    /// Encodes prompts and decodes completions.
+    public let tokenizer: Tokenizer
+    /// The run's settings.
+    public let config: GRPOConfig
+    /// Scores completions (checked against `tracker.criterion`'s reward range).
+    public let reward: any RewardFunction
+    /// Where prompts come from.
+    public let source: ExampleSource
+    /// Completion length: the config's, else the source's default.
+    public let maxCompletionLength: Int
+    /// The optimizer (its state checkpoints by name).
+    public let optimizer: AdamW
+    /// The frozen reference policy when β > 0: a copy of the weights the trainer started with
+    /// (checkpointed as `reference.*`).
+    public let reference: GPT?
+    /// Turns rewards into advantages (keeps the moving baseline).
+    public var advantages: AdvantageComputer
+    /// Draws prompts; the generator is part of the run state.
+    public var generator: RandomGenerator
+    /// Per-input reward std across the run.
+    public var tracker: RewardStdTracker
+    /// Steps taken.
+    public private(set) var stepCount = 0
+
+    /// A trainer for `model` on prompts from `source`. Throws when the settings are invalid, or
+    /// when no completion length is set and `source` cannot tell one.
+    public init(model: GPT, tokenizer: Tokenizer, config: GRPOConfig, reward: any RewardFunction, source: ExampleSource,
+                criterion: StuckCriterion = StuckCriterion()) throws {
+        try config.validate()
+        guard let length = config.maxCompletionLength ?? source.defaultCompletionLength(tokenizer: tokenizer) else {
+            throw ConfigError.invalid(key: "max_completion_length", reason: "set it: the prompts come from code, so no reference length is known")
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.reward = reward
+        self.source = source
+        maxCompletionLength = length
+        optimizer = config.training.makeOptimizer(model.namedParameters())
+        advantages = AdvantageComputer(config.advantageEstimator, scaleRewards: config.scaleRewards)
+        generator = RandomGenerator(seed: config.training.seed)
+        tracker = RewardStdTracker(criterion: criterion)
+        if config.loss.beta > 0 {  // a frozen copy of the starting weights
+            let ref = GPT(model.config)
+            for ((_, r), (_, p)) in zip(ref.namedParameters(), model.namedParameters()) { r.assign(p); r.requiresGrad = false }
+            reference = ref
+        } else {
+            reference = nil
+        }
+    }
+
+    /// Everything that changes from step to step except the weights, the AdamW state and the
+    /// reference.
+    public var trainerState: GRPOTrainerState {
+        get { GRPOTrainerState(stepCount: stepCount, generator: generator, advantages: advantages, tracker: tracker) }
+        set {
+            stepCount = newValue.stepCount
+            generator = newValue.generator
+            advantages = newValue.advantages
+            tracker = newValue.tracker
+        }
+    }
+
+    /// The trainer's state for a checkpoint.
+    public var state: TrainerState { .grpo(trainerState) }
+
+    /// Continues from `state`.
+    public func restore(_ state: TrainerState) throws {
+        guard case .grpo(let s) = state else { throw TrainingError.wrongState(expected: "grpo", got: state.kind) }
+        trainerState = s
+    }
+
+    /// The frozen reference's weights, as `reference.<name>`.
+    public var extraTensors: [(name: String, tensor: Tensor)] {
+        reference.map { r in r.namedParameters().map { (name: "reference." + $0.name, tensor: $0.tensor) } } ?? []
+    }
+
+    /// Every input seen so far with its first and latest reward mean/std, in order of first sighting.
+    public func inputReport() -> [InputStdRecord] { tracker.report() }
+
+    /// One step: sample (and, with dynamic sampling, refill), score, compute advantages, update.
+    /// Stops with an error (before changing the weights) when the loss or gradient is not finite.
+    public func step() throws -> GRPOStepMetrics {
+        var time = (generation: 0.0, scoring: 0.0)
+        let (sampled, training) = try collectGroups(time: &time)
+        let start = ContinuousClock.now
+        optimizer.learningRate = config.training.schedule.learningRate(base: config.training.learningRate, step: stepCount)
+        let update = try self.update(on: training)
+        let updateSeconds = (ContinuousClock.now - start).seconds
+        stepCount += 1
+        var flagged = 0, stuck = 0  // counted while the tracker records every sampled group
+        for batch in sampled {
+            for g in 0..<batch.groupCount {
+                let seen = tracker.record(batch.examples[g], group: batch.group(g), step: stepCount)
+                if seen.flagged { flagged += 1 }
+                if seen.stuck { stuck += 1 }
+            }
+        }
+        return metrics(sampled: sampled, trainedGroups: training.groupCount, flagged: flagged, stuck: stuck, update: update,
+                       generationSeconds: time.generation, scoringSeconds: time.scoring, updateSeconds: updateSeconds)
+    }
+
+    /// Samples and scores batches of `promptsPerStep` prompts: one batch, or under dynamic
+    /// sampling as many as it takes (at most `maxSamplingTries`) to collect `promptsPerStep`
+    /// groups whose rewards are not all equal. → every batch sampled, and the groups to train on.
+    func collectGroups(time: inout (generation: Double, scoring: Double)) throws -> (sampled: [RolloutBatch], training: RolloutBatch) {
+        var sampled: [RolloutBatch] = []
+        var training = RolloutBatch(groupSize: config.numGenerations)
+        repeat {
+            let t0 = ContinuousClock.now
+            var batch = try rollout(promptCount: config.promptsPerStep)
+            let t1 = ContinuousClock.now
+            batch.rewards = try score(batch)
+            time.generation += (t1 - t0).seconds
+            time.scoring += (ContinuousClock.now - t1).seconds
+            let informative = (0..<batch.groupCount).filter { !config.dynamicSampling || !batch.group($0).allEqual }
+            training.append(groups: informative.prefix(config.promptsPerStep - training.groupCount), of: batch)
+            sampled.append(batch)
+        } while config.dynamicSampling && training.groupCount < config.promptsPerStep && sampled.count < config.maxSamplingTries
+        return (sampled, training)
+    }
+
+    /// Draws `promptCount` prompts and samples K completions of each (rewards left empty).
+    func rollout(promptCount: Int) throws -> RolloutBatch {
+        let k = config.numGenerations
+        let examples = source.draw(promptCount, using: &generator)
+        let encoded = try examples.map { try tokenizer.encodePrompt($0.prompt) }
+        let options = SamplingOptions(temperature: config.temperature, topK: config.topK, topP: config.topP,
+                                      maxNewTokens: maxCompletionLength)
+        let seed = generator.next()
+        let generations = try Sampler(model: model).generate(encoded.flatMap { Array(repeating: $0, count: k) },
+                                                             options: options, seed: seed)
+        return RolloutBatch(examples: examples, prompts: encoded, completions: generations.map(\.tokens), groupSize: k)
+    }
+
+    /// The reward of every completion of `batch` (text up to EOS), checked (`checkedRewards`).
+    func score(_ batch: RolloutBatch) throws -> [Double] {
+        let k = batch.groupSize
+        let texts = batch.completions.map { tokenizer.decode($0.prefix { $0 != Tokenizer.eos }) }
+        let repeated = batch.examples.flatMap { Array(repeating: $0, count: k) }
+        return try reward.checkedRewards(prompts: repeated.map(\.prompt), completions: texts, examples: repeated,
+                                         range: tracker.criterion.rewardRange)
+    }
+
+    /// Advantages for `batch`, then `numIterations` optimisation passes of the policy loss
+    /// (+ KL, − entropy bonus). Does nothing when the batch is empty. π_old is the policy of the
+    /// first pass, so with one pass its log-probs are not computed separately (ratio 1, as TRL).
+    func update(on batch: RolloutBatch) throws -> UpdateResult {
+        var result = UpdateResult()
+        guard batch.groupCount > 0 else { return result }
+        let k = batch.groupSize
+        let adv = try advantages.advantages(rewards: batch.rewards, groupSize: k).map(Float.init)
+        // completions with no tokens carry no loss
+        let kept = batch.completions.indices.filter { !batch.completions[$0].isEmpty }
+        guard !kept.isEmpty else { return result }
+        let prompts = kept.map { batch.prompts[$0 / k] }, completions = kept.map { batch.completions[$0] }
+        let old = config.numIterations > 1
+            ? withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() } : nil
+        let ref = reference.map { r in withoutGradients { r.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
+        for iteration in 0..<config.numIterations {
+            optimizer.zeroGrad()
+            let (lp, entropy) = model.completionLogProbsAndEntropy(prompts: prompts, completions: completions)
+            let (loss, stats) = policyGradientLoss(
+                logProbs: lp, sequenceLengths: completions.map(\.count), advantages: kept.map { adv[$0] },
+                oldLogProbs: old, referenceLogProbs: ref, entropy: entropy, config: config.loss,
+                maxCompletionLength: maxCompletionLength)
+            result.statistics = stats
+            result.loss = loss.item()
+            if iteration == 0 { result.entropy = stats.entropy }
+            guard result.loss.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the policy loss") }
+            loss.backward()
+            result.gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
+            guard result.gradNorm.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the gradient norm") }
+            optimizer.step()
+        }
+        return result
+    }
+
+    /// The step's metrics from every sampled batch and the update.
+    private func metrics(sampled: [RolloutBatch], trainedGroups: Int, flagged: Int, stuck: Int, update: UpdateResult,
+                         generationSeconds: Double, scoringSeconds: Double, updateSeconds: Double) -> GRPOStepMetrics {
+        let groups = sampled.flatMap { b in (0..<b.groupCount).map { b.group($0) } }
+        let rewards = sampled.flatMap(\.rewards)
+        let tokens = sampled.reduce(0) { $0 + $1.completions.reduce(0) { $0 + $1.count } }
+        let g = Double(groups.count)
+        return GRPOStepMetrics(
+            step: stepCount, loss: Double(update.loss), reward: rewards.reduce(0, +) / Double(rewards.count),
+            rewardStd: groups.reduce(0) { $0 + $1.sampleStd } / g,
+            fracRewardZeroStd: Double(groups.filter(\.allEqual).count) / g,
+            fracFlagged: Double(flagged) / g, fracStuck: Double(stuck) / g,
+            kl: Double(update.statistics.kl), entropy: Double(update.entropy),
+            completionLength: Double(tokens) / Double(rewards.count),
+            gradNorm: Double(update.gradNorm), learningRate: Double(optimizer.learningRate),
+            clipFraction: Double(update.statistics.clipFraction),
+            numSamplingTries: sampled.count, fracGroupsKept: Double(trainedGroups) / g,
+            tokensPerSecond: generationSeconds > 0 ? Double(tokens) / generationSeconds : 0,
+            generationSeconds: generationSeconds, scoringSeconds: scoringSeconds, updateSeconds: updateSeconds)
+    }
+}
