@@ -134,3 +134,24 @@ public enum PreTokenizer: String, Codable, CaseIterable, Sendable {
         return spaceRun(c, i, end)
     }
 }
+
+extension PreTokenizer {
+    /// The UTF-8 byte length of each piece of `text` (no added-token matching), for tests and tools.
+    public func pieceLengths(_ text: String) -> [Int] {
+        let scalars = text.unicodeScalars.map(\.value)
+        let classes = scalars.map(ScalarClass.of)
+        var ends: [Int] = []
+        scalars.withUnsafeBufferPointer { s in
+            classes.withUnsafeBufferPointer { c in
+                guard let sp = s.baseAddress, let cp = c.baseAddress else { return }
+                split(sp, cp, from: 0, to: scalars.count, into: &ends)
+            }
+        }
+        var lengths: [Int] = [], start = 0
+        for e in ends {
+            lengths.append(scalars[start..<e].reduce(0) { $0 + UTF8.width(Unicode.Scalar($1)!) })
+            start = e
+        }
+        return lengths
+    }
+}
