@@ -25,7 +25,7 @@ public struct GGUFTensorInfo: Equatable, Sendable {
 /// unique keys and tensor names; `general.alignment`; each tensor's type, block-divisible row
 /// length, aligned offset and byte range inside the file without overlap. Tensors are
 /// dequantized to Float32 on read.
-public final class GGUFFile: @unchecked Sendable {
+public final class GGUFFile: TensorFile, @unchecked Sendable {
     /// The magic bytes "GGUF".
     public static let magic: [UInt8] = Array("GGUF".utf8)
     /// The version this build reads.
@@ -47,16 +47,6 @@ public final class GGUFFile: @unchecked Sendable {
     public let limits: ImportLimits
     private let index: [String: Int]
     let source: ByteSource
-
-    /// Opens and validates the GGUF file at `path`.
-    public convenience init(path: String, limits: ImportLimits = .default) throws {
-        try self.init(source: FileByteSource(path: path), limits: limits)
-    }
-
-    /// Validates a GGUF file held in memory (`path` names it in errors).
-    public convenience init(bytes: [UInt8], path: String = "<memory>", limits: ImportLimits = .default) throws {
-        try self.init(source: MemoryByteSource(bytes: bytes, path: path), limits: limits)
-    }
 
     /// Validates the GGUF file in `source`.
     public init(source: ByteSource, limits: ImportLimits = .default) throws {

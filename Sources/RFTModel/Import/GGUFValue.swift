@@ -105,33 +105,23 @@ public struct GGUFMetadata: Sendable {
         return v
     }
 
-    /// A string value.
-    public func string(_ key: String) throws -> String {
+    private func scalar<T>(_ key: String, _ expected: String, _ extract: (GGUFValue) -> T?) throws -> T {
         let v = try value(key)
-        guard let s = v.string else { throw ImportError.metadataType(path: path, key: key, expected: "STRING", found: v.typeDescription) }
-        return s
+        guard let x = extract(v) else { throw ImportError.metadataType(path: path, key: key, expected: expected, found: v.typeDescription) }
+        return x
     }
+
+    /// A string value.
+    public func string(_ key: String) throws -> String { try scalar(key, "STRING") { $0.string } }
 
     /// An integer value of any width (in Int's range).
-    public func int(_ key: String) throws -> Int {
-        let v = try value(key)
-        guard let i = v.int else { throw ImportError.metadataType(path: path, key: key, expected: "an integer", found: v.typeDescription) }
-        return i
-    }
+    public func int(_ key: String) throws -> Int { try scalar(key, "an integer") { $0.int } }
 
     /// A float (or integer) value.
-    public func float(_ key: String) throws -> Double {
-        let v = try value(key)
-        guard let d = v.double else { throw ImportError.metadataType(path: path, key: key, expected: "a number", found: v.typeDescription) }
-        return d
-    }
+    public func float(_ key: String) throws -> Double { try scalar(key, "a number") { $0.double } }
 
     /// A bool value.
-    public func bool(_ key: String) throws -> Bool {
-        let v = try value(key)
-        guard let b = v.bool else { throw ImportError.metadataType(path: path, key: key, expected: "BOOL", found: v.typeDescription) }
-        return b
-    }
+    public func bool(_ key: String) throws -> Bool { try scalar(key, "BOOL") { $0.bool } }
 
     /// An array of strings.
     public func strings(_ key: String) throws -> [String] {

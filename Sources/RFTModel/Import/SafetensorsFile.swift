@@ -47,7 +47,7 @@ public struct SafetensorsTensorInfo: Equatable, Sendable {
 /// shape and byte range (inside the data, exactly its size, no overlap, no hole, nothing after),
 /// unique names, and `__metadata__` as a string map. Tensors are read (and converted to Float)
 /// one by one with pread.
-public final class SafetensorsFile: @unchecked Sendable {
+public final class SafetensorsFile: TensorFile, @unchecked Sendable {
     /// The path used in error messages.
     public var path: String { source.path }
     /// The `__metadata__` map (empty when absent).
@@ -60,16 +60,6 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let limits: ImportLimits
     private let index: [String: Int]
     let source: ByteSource
-
-    /// Opens and validates the file at `path`.
-    public convenience init(path: String, limits: ImportLimits = .default) throws {
-        try self.init(source: FileByteSource(path: path), limits: limits)
-    }
-
-    /// Validates a safetensors file held in memory (`path` names it in errors).
-    public convenience init(bytes: [UInt8], path: String = "<memory>", limits: ImportLimits = .default) throws {
-        try self.init(source: MemoryByteSource(bytes: bytes, path: path), limits: limits)
-    }
 
     /// Validates the safetensors file in `source`.
     public init(source: ByteSource, limits: ImportLimits = .default) throws {
