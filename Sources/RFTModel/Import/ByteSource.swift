@@ -27,6 +27,26 @@ extension ByteSource {
     }
 }
 
+extension ByteSource {
+    /// Reads `units` consecutive units of `unitBytes` bytes from `offset` (a range the caller
+    /// has checked) in chunks of about 4 MiB, handing each chunk to `convert(bytes, first unit, units)`.
+    func readChunked(at offset: UInt64, units: Int, unitBytes: Int,
+                     _ convert: (UnsafeRawPointer, Int, Int) -> Void) throws {
+        let perChunk = max(1, (4 << 20) / unitBytes)
+        var scratch = [UInt8](repeating: 0, count: min(units, perChunk) * unitBytes)
+        var done = 0
+        while done < units {
+            let n = min(perChunk, units - done)
+            try scratch.withUnsafeMutableBytes { raw in
+                let buffer = UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * unitBytes)])
+                try read(into: buffer, at: offset + UInt64(done * unitBytes))
+                convert(UnsafeRawPointer(buffer.baseAddress!), done, n)
+            }
+            done += n
+        }
+    }
+}
+
 /// A file opened read-only: non-blocking open (a FIFO or device cannot hang the reader), then
 /// refused unless it is a regular file; read with pread.
 public final class FileByteSource: ByteSource, @unchecked Sendable {

@@ -181,19 +181,9 @@ public final class GGUFFile: TensorFile, @unchecked Sendable {
             throw ImportError.unsupportedDType(path: path, tensor: name, dtype: info.type.name + " (not dequantized by this build)")
         }
         let tensor = Tensor(uninitialized: info.shape)
-        let blocks = info.elementCount / info.type.blockSize
-        let perChunk = max(1, (4 << 20) / info.type.blockBytes)
-        var scratch = [UInt8](repeating: 0, count: min(blocks, perChunk) * info.type.blockBytes)
-        var done = 0
-        while done < blocks {
-            let n = min(perChunk, blocks - done)
-            let offset = dataStart + info.offset + UInt64(done * info.type.blockBytes)
-            try scratch.withUnsafeMutableBytes { raw in
-                let buffer = UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * info.type.blockBytes)])
-                try source.read(into: buffer, at: offset)
-                GGMLDequantize.dequantize(info.type, buffer.baseAddress!, blocks: n, into: tensor.data + done * info.type.blockSize)
-            }
-            done += n
+        try source.readChunked(at: dataStart + info.offset, units: info.elementCount / info.type.blockSize,
+                               unitBytes: info.type.blockBytes) { raw, first, n in
+            GGMLDequantize.dequantize(info.type, raw, blocks: n, into: tensor.data + first * info.type.blockSize)
         }
         return tensor
     }

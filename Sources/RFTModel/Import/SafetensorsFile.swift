@@ -198,18 +198,8 @@ public final class SafetensorsFile: TensorFile, @unchecked Sendable {
         }
         let tensor = Tensor(uninitialized: info.shape)
         let count = info.elementCount
-        let chunk = 1 << 20
-        var scratch = [UInt8](repeating: 0, count: min(count, chunk) * encoding.byteWidth)
-        var done = 0
-        while done < count {
-            let n = min(chunk, count - done)
-            let offset = dataStart + info.begin + UInt64(done * encoding.byteWidth)
-            try scratch.withUnsafeMutableBytes { raw in
-                let buffer = UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * encoding.byteWidth)])
-                try source.read(into: buffer, at: offset)
-                HalfPrecision.decode(encoding, buffer.baseAddress!, count: n, into: tensor.data + done)
-            }
-            done += n
+        try source.readChunked(at: dataStart + info.begin, units: count, unitBytes: encoding.byteWidth) { raw, first, n in
+            HalfPrecision.decode(encoding, raw, count: n, into: tensor.data + first)
         }
         return tensor
     }
