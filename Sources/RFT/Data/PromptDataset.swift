@@ -184,12 +184,13 @@ public enum ExampleSource: Sendable {
         }
     }
 
-    /// Tokens of the longest reference completion with its `<eos>` (a task's longest at its
-    /// longest length), or nil when that is unknown (no references, or a closure).
+    /// The completion length a run uses unless told: tokens of the longest reference with its
+    /// `<eos>` (a task's longest answer at its longest length; 32 for a list without references),
+    /// or nil for a closure, whose references nobody can know.
     public func defaultCompletionLength(tokenizer: Tokenizer) -> Int? {
         switch self {
         case .task(let task, let lengths): return task.maxReferenceLength(lengths.upperBound) + 1
-        case .fixed(let list): return list.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max()
+        case .fixed(let list): return list.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max() ?? 32
         case .generated: return nil
         }
     }

@@ -82,7 +82,7 @@ public struct RewardStdMonitor: Configuration {
     /// The completion length used for `examples`: the setting, else the longest reference + 1
     /// (its `<eos>`), else 32.
     public func completionLength(for examples: [TaskExample], tokenizer: Tokenizer) -> Int {
-        maxCompletionLength ?? ExampleSource.fixed(examples).defaultCompletionLength(tokenizer: tokenizer) ?? 32
+        maxCompletionLength ?? ExampleSource.fixed(examples).defaultCompletionLength(tokenizer: tokenizer)!
     }
 
     /// The sampling options for completions of at most `length` tokens; stops at `<eos>`.

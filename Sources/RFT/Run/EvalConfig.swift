@@ -43,9 +43,9 @@ public struct EvalConfig: Configuration {
                 let dataset = try PromptDataset.load(jsonl: data, requirements: DatasetRequirements(tokenizer: loaded.tokenizer,
                                                                                                    contextLength: loaded.model.config.contextLength),
                                                      skipInvalid: inputs.skipInvalid)
-                let longest = ExampleSource.fixed(dataset.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)
+                let longest = ExampleSource.fixed(dataset.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)!
                 let rows = try TaskEvaluation.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, examples: dataset.examples,
-                                                       reward: try reward.make(task: nil), maxNewTokens: longest ?? loaded.model.config.contextLength)
+                                                       reward: try reward.make(task: nil), maxNewTokens: longest)
                 return EvalReport(model: loaded.path, inputs: data, splits: [EvalSplit(name: "data", lengths: rows)], skipped: dataset.skipped.count)
             }
             guard let name = inputs.task ?? loaded.taskName else {

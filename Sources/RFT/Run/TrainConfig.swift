@@ -128,7 +128,8 @@ public struct TrainConfig: PipelineConfiguration {
     private func checkMemory(_ loaded: RunInputs, plan: PipelinePlan) throws {
         let c = loaded.model.config
         let prompt = loaded.examples.map { (try? loaded.tokenizer.encodePrompt($0.prompt).count) ?? 0 }.max() ?? 0
-        let completion = grpo.maxCompletionLength ?? ExampleSource.fixed(loaded.examples).defaultCompletionLength(tokenizer: loaded.tokenizer) ?? 32
+        let completion = max(plan.monitor.completionLength(for: loaded.examples, tokenizer: loaded.tokenizer),
+                             grpo.maxCompletionLength ?? ExampleSource.fixed(loaded.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)!)
         let length = min(c.contextLength, prompt + completion)
         let rows = grpo.training.perDeviceTrainBatchSize
         try MemoryBudget.check(MemoryBudget.training(c, copies: grpo.loss.beta > 0 ? 5 : 4) + MemoryBudget.step(c, rows: rows, length: length)

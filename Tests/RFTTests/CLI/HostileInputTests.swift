@@ -122,6 +122,12 @@ import Testing
             #expect(r.succeeded, "\(name): \(r)")
             #expect(r.stdout.contains("—") && !r.stdout.lowercased().contains("nan"), "\(name): \(r.stdout)")
         }
+        // a dataset without references: no warm-up, completions of up to 32 tokens, no held-out accuracy
+        let data = dir + "/noref.jsonl"
+        FileManager.default.createFile(atPath: data, contents: Data((1...12).map { "{\"prompt\": \"\($0)+\($0)\"}\n" }.joined().utf8))
+        let r = try RFTBinary.run(["train", "--model", "checkpoints/addition-base.rftckpt", "--data", data, "--reward-cmd", dir + "/zero.sh",
+                                   "--max-steps", "1", "--per-device-train-batch-size", "16", "--threads", "1", "--output", dir + "/noref"])
+        #expect(r.succeeded && r.stdout.contains("no SFT warm-up runs") && r.stdout.contains("greedy accuracy column stays empty"), "\(r)")
     }
 
     /// The reward command's arguments may start with a dash; a missing program stops the run
