@@ -191,7 +191,7 @@ public final class Sampler {
                                           cacheBytes: Int = CPUCaches.lastLevelBytes) -> Int {
         let config = model.config
         let stride = (capacity + 15) / 16 * 16
-        let kvBytesPerRow = config.layers * 2 * stride * config.width * MemoryLayout<Float>.size
+        let kvBytesPerRow = config.layers * 2 * stride * config.keyValueWidth * MemoryLayout<Float>.size
         let weightBytes = model.blocks.reduce(0) { $0 + $1.parameterCount } * MemoryLayout<Float>.size
         var groups = max(1, min(threads, rows))
         guard threads >= 1, weightBytes <= cacheBytes / 2 else { return groups }

@@ -5,7 +5,12 @@ import Testing
 
 /// A small GPT whose weights are scaled up so its logits are far from uniform.
 private func sharpModel(vocabularySize: Int = 11, context: Int = 24, seed: UInt64 = 7, width: Int = 32, heads: Int = 2) -> GPT {
-    let model = GPT(GPTConfig(vocabularySize: vocabularySize, contextLength: context, layers: 2, heads: heads, width: width), seed: seed)
+    sharpModel(GPTConfig(vocabularySize: vocabularySize, contextLength: context, layers: 2, heads: heads, width: width), seed: seed)
+}
+
+/// A model of `config` whose weights are scaled up so its logits are far from uniform.
+private func sharpModel(_ config: GPTConfig, seed: UInt64 = 7) -> GPT {
+    let model = GPT(config, seed: seed)
     var g = RandomGenerator(seed: seed &+ 100)
     for (name, p) in model.namedParameters() {
         for i in 0..<p.count {
@@ -38,8 +43,18 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         }
     }
 
+    /// The same for every family of `familyConfigs` (RoPE with both scalings, RMSNorm, SwiGLU,
+    /// grouped-query and multi-query attention, q/k/v bias, untied output, a head size apart from width/heads).
+    @Test(arguments: familyConfigs.keys.sorted(), [false, true])
+    func cachedDecodingMatchesFullForwardForEveryFamily(family: String, portable: Bool) {
+        NativeKernels.withPortableKernels(portable) { cachedDecodingMatchesFullForward(model: sharpModel(familyConfigs[family]!)) }
+    }
+
     func cachedDecodingMatchesFullForward(width: Int, heads: Int) {
-        let model = sharpModel(width: width, heads: heads)
+        cachedDecodingMatchesFullForward(model: sharpModel(width: width, heads: heads))
+    }
+
+    func cachedDecodingMatchesFullForward(model: GPT) {
         let v = model.config.vocabularySize
         let weights = DecodeWeights(model)  // nil on the portable path
         var sequences: [[Int]] = [[0, 5, 6], [0, 7, 8, 9, 5, 6, 7], [0, 5], [0, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 5]]
