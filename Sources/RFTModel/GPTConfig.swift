@@ -31,7 +31,9 @@ public enum MLPActivation: String, Codable, Sendable {
 ///
 /// JSON: every key below is the property's name. The keys added for the Llama family are
 /// optional when decoding and default to GPT-2's parts, so configurations written before they
-/// existed (rft's own `.rftckpt` headers) decode to the same model.
+/// existed (rft's own `.rftckpt` headers) decode to the same model; they are written only where
+/// they differ from those defaults, so a GPT-2-style configuration encodes to the same JSON as
+/// before (and a damaged key in it cannot pass for a default).
 public struct GPTConfig: Codable, Equatable, Sendable {
     /// Number of token ids.
     public var vocabularySize: Int
@@ -142,6 +144,31 @@ public struct GPTConfig: Codable, Equatable, Sendable {
                   qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? true,
                   attentionOutputBias: try c.decodeIfPresent(Bool.self, forKey: .attentionOutputBias) ?? true,
                   mlpBias: try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? true)
+    }
+
+    /// Encodes the original eight keys, then each family key whose value differs from GPT-2's
+    /// default (rotary models always write ropeTheta).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabularySize, forKey: .vocabularySize)
+        try c.encode(contextLength, forKey: .contextLength)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(width, forKey: .width)
+        try c.encode(mlpRatio, forKey: .mlpRatio)
+        try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
+        try c.encode(layerNormEps, forKey: .layerNormEps)
+        if kvHeads != heads { try c.encode(kvHeads, forKey: .kvHeads) }
+        if headSize != GPTConfig(vocabularySize: 1, heads: heads, width: width).headSize { try c.encode(headSize, forKey: .headSize) }
+        if positionEncoding != .learned { try c.encode(positionEncoding, forKey: .positionEncoding) }
+        if positionEncoding != .learned || ropeTheta != 10_000 { try c.encode(ropeTheta, forKey: .ropeTheta) }
+        try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling)
+        if normalization != .layerNorm { try c.encode(normalization, forKey: .normalization) }
+        if activation != .gelu { try c.encode(activation, forKey: .activation) }
+        try c.encodeIfPresent(intermediateSize, forKey: .intermediateSize)
+        if !qkvBias { try c.encode(qkvBias, forKey: .qkvBias) }
+        if !attentionOutputBias { try c.encode(attentionOutputBias, forKey: .attentionOutputBias) }
+        if !mlpBias { try c.encode(mlpBias, forKey: .mlpBias) }
     }
 
     /// Width of all query heads together (heads · headSize; usually `width`).

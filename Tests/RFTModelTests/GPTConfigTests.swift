@@ -40,6 +40,10 @@ let familyConfigs: [String: GPTConfig] = [
         expected += ["ln_f.weight", "ln_f.bias"]
         #expect(model.namedParameters().map(\.name) == expected)
         #expect(model.namedParameters().first { $0.name == "h.1.attn.qkv.weight" }?.tensor.shape == [288, 96])
+        // and it encodes back to the same bytes: a GPT-2 checkpoint's header is what it was
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(String(decoding: try encoder.encode(config), as: UTF8.self) == json)
     }
 
     /// Every family round-trips through JSON.
