@@ -64,7 +64,8 @@ extension GPT {
     /// 0...positions[i] of its row. Returns the logits (O, V) of the queries listed in `outputs`.
     /// All queries go through each layer as one (Q, C) matrix product; runs on the calling
     /// thread unless `threaded` (then products use rft's threads). With `weights` (from
-    /// `DecodeWeights(self)`), serial products use the packed kernel. No autograd.
+    /// `DecodeWeights(self)`), products use the packed kernel: serial ones always, threaded ones
+    /// (split by output features) up to `DecodeWeights.threadedRows` rows. No autograd.
     public func forwardCached(tokens: [Int], rows: [Int], positions: [Int], cache: KVCache,
                               outputs: [Int], threaded: Bool = false, weights: DecodeWeights? = nil) -> Tensor {
         let q = tokens.count, c = config.width, v = config.vocabularySize
@@ -98,9 +99,16 @@ extension GPT {
         func product(_ m: Int, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: Tensor?,
                      _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
             let (outF, inF) = (weight.shape[0], weight.shape[1])
-            if let packed = weights?[weight], !threaded || BLAS.callerThreads == 1 {
-                packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
-                return
+            if let packed = weights?[weight] {
+                if !threaded || BLAS.callerThreads == 1 {
+                    packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
+                    return
+                }
+                if m <= DecodeWeights.threadedRows {  // decoding steps: the packed kernel on every thread
+                    packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate,
+                                 threads: BLAS.callerThreads)
+                    return
+                }
             }
             if let b = bias {
                 for r in 0..<m {
@@ -209,6 +217,10 @@ public final class DecodeWeights: @unchecked Sendable {
         }
         self.packed = packed
     }
+
+    /// Rows up to which a threaded product uses the packed kernel split by features; above it (a
+    /// long prefill) sgemm, which blocks for the caches, is faster.
+    static let threadedRows = 128
 
     /// The packed form of `weight`, if it is one of the model's.
     subscript(weight: Tensor) -> PackedLinear? { packed[ObjectIdentifier(weight)] }

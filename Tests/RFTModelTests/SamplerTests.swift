@@ -118,7 +118,8 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     /// The automatic grouping: `tiny` (3.1 MB of weights, 196 KB of cache per 48-position row)
     /// with 64 rows on 2 threads and a 32 MiB L3 splits each thread's 32 rows in two; it stays
     /// at one group per thread when the caches already fit, when a split would leave groups of
-    /// fewer than 16 rows, or when the weights alone fill half the cache.
+    /// fewer than 16 rows, or when the weights alone fill half the cache; weights over twice the
+    /// cache make one group (its products split across the threads).
     @Test func automaticRowGroupsKeepEachGroupsCacheSmall() {
         let tiny = GPT(GPTConfig(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128), seed: 1)
         let mib = 1 << 20
@@ -128,6 +129,7 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 128, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 8)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 24, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 2)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 4 * mib) == 2)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 1 * mib) == 1)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 1, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 1)
     }
 
