@@ -1,20 +1,26 @@
 import RFTTensor
 
-/// Causal multi-head self-attention: a packed q/k/v projection, the fused attention op and an
-/// output projection.
+/// Causal self-attention: a fused q/k/v projection, the fused attention op (grouped-query when
+/// `kvHeads` < `heads`, rotary when the model uses RoPE) and an output projection.
 public final class CausalSelfAttention: Module {
-    /// (3C, C): q, k and v for all heads.
+    /// ((H + 2·KV)·hs, C): q for every query head, then k and v for every key/value head.
     public let qkv: Linear
-    /// (C, C): back to the residual stream.
+    /// (C, H·hs): back to the residual stream.
     public let proj: Linear
-    /// Number of heads.
+    /// Number of query heads.
     public let heads: Int
+    /// Number of key/value heads (divides `heads`).
+    public let kvHeads: Int
+    /// The rotary table queries and keys are rotated with, or nil for learned positions.
+    public let rotary: RotaryEmbedding?
 
     /// Attention for `config`; `proj` uses the residual-scaled init.
-    public init(_ config: GPTConfig, residualStd: Float, using g: inout RandomGenerator) {
-        qkv = Linear(config.width, 3 * config.width, using: &g)
-        proj = Linear(config.width, config.width, std: residualStd, using: &g)
+    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, residualStd: Float, using g: inout RandomGenerator) {
+        qkv = Linear(config.width, config.qkvWidth, bias: config.qkvBias, using: &g)
+        proj = Linear(config.attentionWidth, config.width, bias: config.attentionOutputBias, std: residualStd, using: &g)
         heads = config.heads
+        kvHeads = config.kvHeads
+        self.rotary = rotary
     }
 
     /// The projections.
@@ -22,57 +28,64 @@ public final class CausalSelfAttention: Module {
 
     /// x is (B, T, C) → (B, T, C).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        proj(causalSelfAttention(qkv(x), heads: heads))
+        proj(causalSelfAttention(qkv(x), heads: heads, kvHeads: kvHeads, rotary: rotary))
     }
 
     /// x is the (N, C) rows of a packed batch, attending as `layout` says → (N, C).
     public func callAsFunction(_ x: Tensor, layout: AttentionLayout) -> Tensor {
-        proj(packedSelfAttention(qkv(x), layout: layout, heads: heads))
+        proj(packedSelfAttention(qkv(x), layout: layout, heads: heads, kvHeads: kvHeads, rotary: rotary))
     }
 }
 
-/// The feed-forward block: Linear → GELU(tanh) → Linear.
+/// The feed-forward block: Linear → GELU(tanh) → Linear (GPT-2), or Linear (gate and up fused)
+/// → SiLU(gate)·up → Linear (Llama's SwiGLU).
 public final class MLP: Module {
-    /// (ratio·C, C).
+    /// (hidden, C) for GELU; (2·hidden, C) for SwiGLU, the gate's rows first, then up's.
     public let fc: Linear
-    /// (C, ratio·C), residual-scaled init.
+    /// (C, hidden), residual-scaled init.
     public let proj: Linear
+    /// GELU or SwiGLU.
+    public let activation: MLPActivation
 
     /// An MLP for `config`.
     public init(_ config: GPTConfig, residualStd: Float, using g: inout RandomGenerator) {
-        fc = Linear(config.width, config.mlpRatio * config.width, using: &g)
-        proj = Linear(config.mlpRatio * config.width, config.width, std: residualStd, using: &g)
+        let hidden = config.mlpHiddenSize
+        activation = config.activation
+        fc = Linear(config.width, activation == .swiglu ? 2 * hidden : hidden, bias: config.mlpBias, using: &g)
+        proj = Linear(hidden, config.width, bias: config.mlpBias, std: residualStd, using: &g)
     }
 
     /// The two layers.
     public override var children: [(name: String, module: Module)] { [("fc", fc), ("proj", proj)] }
 
     /// x is (..., C) → (..., C).
-    public func callAsFunction(_ x: Tensor) -> Tensor { proj(gelu(fc(x))) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        proj(activation == .swiglu ? swiglu(fc(x)) : gelu(fc(x)))
+    }
 }
 
-/// A pre-LayerNorm transformer block.
+/// A pre-norm transformer block.
 public final class Block: Module {
     /// Norm before attention.
-    public let ln1: LayerNorm
+    public let ln1: any NormLayer
     /// Self-attention.
     public let attn: CausalSelfAttention
     /// Norm before the MLP.
-    public let ln2: LayerNorm
+    public let ln2: any NormLayer
     /// Feed-forward.
     public let mlp: MLP
 
     /// A block for `config`.
-    public init(_ config: GPTConfig, using g: inout RandomGenerator) {
+    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, using g: inout RandomGenerator) {
         // GPT-2: residual projections get std 0.02/√(2·layers) so the stream's variance stays O(1)
         let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
-        ln1 = LayerNorm(config.width, eps: config.layerNormEps)
-        attn = CausalSelfAttention(config, residualStd: residualStd, using: &g)
-        ln2 = LayerNorm(config.width, eps: config.layerNormEps)
+        ln1 = makeNorm(config)
+        attn = CausalSelfAttention(config, rotary: rotary, residualStd: residualStd, using: &g)
+        ln2 = makeNorm(config)
         mlp = MLP(config, residualStd: residualStd, using: &g)
     }
 
-    /// ln_1, attn, ln_2, mlp (GPT-2's names).
+    /// ln_1, attn, ln_2, mlp (GPT-2's names, for every family).
     public override var children: [(name: String, module: Module)] {
         [("ln_1", ln1), ("attn", attn), ("ln_2", ln2), ("mlp", mlp)]
     }
@@ -90,50 +103,92 @@ public final class Block: Module {
     }
 }
 
-/// A GPT-2-style decoder: token + learned position embeddings, pre-LN blocks, a final norm
-/// and an output projection (tied to the token embedding by default).
+/// The decoder of both families: a token embedding (+ learned positions for GPT-2), pre-norm
+/// blocks, a final norm and an output projection (tied to the token embedding by default).
+/// The parts come from `GPTConfig`.
+///
+/// Parameter names (`namedParameters()`, the checkpoint keys) — one scheme for every family, GPT-2's
+/// module names; a part a configuration leaves out has no entry. Shapes: V vocabulary, C width,
+/// H query heads, KV key/value heads, hs head size, F the MLP's hidden width. In brackets, the
+/// Hugging Face names an importer maps onto them (GPT-2 `transformer.…` / Llama, Qwen2 `model.…`):
+///
+///     wte.weight              (V, C)             [wte / embed_tokens]
+///     wpe.weight              (context, C)       learned positions only [wpe]
+///     h.{i}.ln_1.weight       (C)                [h.{i}.ln_1 / layers.{i}.input_layernorm]
+///     h.{i}.ln_1.bias         (C)                LayerNorm only
+///     h.{i}.attn.qkv.weight   ((H + 2·KV)·hs, C) rows: q (H·hs), k (KV·hs), v (KV·hs)
+///                                                [attn.c_attn, transposed (Conv1D) /
+///                                                 self_attn.q_proj, k_proj, v_proj concatenated]
+///     h.{i}.attn.qkv.bias     ((H + 2·KV)·hs)    when qkvBias [c_attn / q_proj, k_proj, v_proj]
+///     h.{i}.attn.proj.weight  (C, H·hs)          [attn.c_proj, transposed / self_attn.o_proj]
+///     h.{i}.attn.proj.bias    (C)                when attentionOutputBias
+///     h.{i}.ln_2.weight       (C)                [h.{i}.ln_2 / layers.{i}.post_attention_layernorm]
+///     h.{i}.ln_2.bias         (C)                LayerNorm only
+///     h.{i}.mlp.fc.weight     (F, C) for GELU    [mlp.c_fc, transposed]
+///                             (2·F, C) SwiGLU    rows: gate, then up [mlp.gate_proj, up_proj concatenated]
+///     h.{i}.mlp.fc.bias       (F or 2·F)         when mlpBias
+///     h.{i}.mlp.proj.weight   (C, F)             [mlp.c_proj, transposed / mlp.down_proj]
+///     h.{i}.mlp.proj.bias     (C)                when mlpBias
+///     ln_f.weight, ln_f.bias  (C)                bias for LayerNorm only [ln_f / norm]
+///     lm_head.weight          (V, C)             untied only [lm_head]
+///
+/// Rotary embeddings use Hugging Face's "rotate half" pairing (feature d with d + hs/2), so q and k
+/// rows load from safetensors as they are; GGUF's llama files store them interleaved, to be
+/// permuted back on import.
 public final class GPT: Module {
     /// The shape of this model.
     public let config: GPTConfig
     /// Token embedding (V, C).
     public let wte: Embedding
-    /// Position embedding (context, C).
-    public let wpe: Embedding
+    /// Position embedding (context, C) with learned positions; nil with rotary ones.
+    public let wpe: Embedding?
+    /// The rotary table (context positions) shared by every block, or nil with learned positions.
+    public let rotary: RotaryEmbedding?
     /// The blocks.
     public let blocks: [Block]
-    /// Final LayerNorm.
-    public let lnF: LayerNorm
+    /// Final norm.
+    public let lnF: any NormLayer
     /// Output projection (V, C) when embeddings are not tied.
     public let lmHead: Linear?
 
-    /// A GPT with GPT-2 initialisation drawn from a generator seeded with `seed`.
+    /// A model for `config` with GPT-2 initialisation drawn from a generator seeded with `seed`.
     public init(_ config: GPTConfig, seed: UInt64 = 0) {
         precondition(config.validationError() == nil, config.validationError() ?? "")
         var g = RandomGenerator(seed: seed)
         self.config = config
         wte = Embedding(config.vocabularySize, config.width, using: &g)
-        wpe = Embedding(config.contextLength, config.width, using: &g)
-        blocks = (0..<config.layers).map { _ in Block(config, using: &g) }
-        lnF = LayerNorm(config.width, eps: config.layerNormEps)
+        switch config.positionEncoding {
+        case .learned:
+            wpe = Embedding(config.contextLength, config.width, using: &g)
+            rotary = nil
+        case .rotary:
+            wpe = nil
+            rotary = RotaryEmbedding(headSize: config.headSize, theta: config.ropeTheta, scaling: config.ropeScaling,
+                                     positions: config.contextLength)
+        }
+        let rotary = self.rotary
+        blocks = (0..<config.layers).map { _ in Block(config, rotary: rotary, using: &g) }
+        lnF = makeNorm(config)
         lmHead = config.tiedEmbeddings ? nil : Linear(config.width, config.vocabularySize, bias: false, using: &g)
     }
 
-    /// wte, wpe, h.0 … h.{L−1}, ln_f, and lm_head when untied.
+    /// wte, wpe (learned positions), h.0 … h.{L−1}, ln_f, and lm_head when untied.
     public override var children: [(name: String, module: Module)] {
-        [("wte", wte), ("wpe", wpe)] + blocks.enumerated().map { ("h.\($0.offset)", $0.element) }
+        [("wte", wte)] + (wpe.map { [("wpe", $0)] } ?? []) + blocks.enumerated().map { ("h.\($0.offset)", $0.element) }
             + [("ln_f", lnF)] + (lmHead.map { [("lm_head", $0)] } ?? [])
     }
+
+    /// The output projection's weight (V, C): lm_head's, or the token embedding when tied.
+    public var outputWeight: Tensor { lmHead?.weight ?? wte.weight }
 
     /// Logits for a batch of token ids.  tokens has B·T ids (row-major, T ≤ contextLength)
     /// → logits (B, T, V).
     public func callAsFunction(_ tokens: [Int], batch: Int, length: Int) -> Tensor {
         precondition(length <= config.contextLength, "sequence of \(length) exceeds context \(config.contextLength)")
-        let tok = wte(tokens, shape: [batch, length])       // (B, T, C)
-        let pos = wpe(Array(0..<length), shape: [length])    // (T, C)
-        var x = tok + pos
+        var x = wte(tokens, shape: [batch, length])                           // (B, T, C)
+        if let wpe { x = x + wpe(Array(0..<length), shape: [length]) }         // + (T, C)
         for block in blocks { x = block(x) }
-        x = lnF(x)
-        return linear(x, weight: lmHead?.weight ?? wte.weight)  // (B, T, V)
+        return linear(lnF(x), weight: outputWeight)                            // (B, T, V)
     }
 
     /// The residual stream after the last block (before ln_f) for a packed batch: row i is token
@@ -143,7 +198,8 @@ public final class GPT: Module {
         let n = tokens.count, positions = layout.positions
         precondition(n == layout.rowCount, "residualStream: \(n) tokens for a layout of \(layout.rowCount) rows")
         precondition(positions.allSatisfy { $0 < config.contextLength }, "residualStream: a row lies past the context \(config.contextLength)")
-        var x = wte(tokens, shape: [n]) + wpe(positions, shape: [n])  // (N, C)
+        var x = wte(tokens, shape: [n])                                // (N, C)
+        if let wpe { x = x + wpe(positions, shape: [n]) }
         for block in blocks { x = block(x, layout: layout) }
         return x
     }
@@ -152,6 +208,6 @@ public final class GPT: Module {
     /// on those rows only. stream is (N, C), rows (R, any order, repeats allowed) → (R, V).
     public func logits(of stream: Tensor, rows: [Int]) -> Tensor {
         let picked = embedding(stream, indices: rows, shape: [rows.count])  // (R, C): a row gather
-        return linear(lnF(picked), weight: lmHead?.weight ?? wte.weight)   // (R, V)
+        return linear(lnF(picked), weight: outputWeight)                   // (R, V)
     }
 }

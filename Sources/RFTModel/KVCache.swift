@@ -2,9 +2,10 @@ import RFTTensor
 
 /// Keys and values of every layer for a batch of sequences, each row with its own length, so
 /// prompts of different lengths decode together and every prompt starts at position 0.
-/// Layout per layer (see `DecodeKernels`): keys (batch, heads, stride/16, hs, 16) — tiles of
-/// 16 positions, transposed within a tile — and values (batch, heads, stride, hs), with
-/// `stride` = capacity rounded up to a multiple of 16.
+/// Layout per layer (see `DecodeKernels`): keys (batch, kvHeads, stride/16, hs, 16) — tiles of
+/// 16 positions, transposed within a tile — and values (batch, kvHeads, stride, hs), with
+/// `stride` = capacity rounded up to a multiple of 16. Keys are stored rotated (RoPE) when the
+/// model uses rotary positions.
 public final class KVCache {
     /// Rows (sequences).
     public let batch: Int
@@ -12,9 +13,9 @@ public final class KVCache {
     public let capacity: Int
     /// Positions each row has room for in the buffers (capacity rounded up to a multiple of 16).
     public let stride: Int
-    /// Per layer: keys (batch, heads, stride/16, hs, 16), in transposed tiles of 16 positions.
+    /// Per layer: keys (batch, kvHeads, stride/16, hs, 16), in transposed tiles of 16 positions.
     public let keys: [Tensor]
-    /// Per layer: values (batch, heads, stride, hs).
+    /// Per layer: values (batch, kvHeads, stride, hs).
     public let values: [Tensor]
     /// Tokens cached so far in each row; the next token of row r goes to position `lengths[r]`.
     public internal(set) var lengths: [Int]
@@ -27,7 +28,7 @@ public final class KVCache {
         self.capacity = cap
         let stride = (cap + 15) / 16 * 16
         self.stride = stride
-        let (h, hs) = (config.heads, config.headSize)
+        let (h, hs) = (config.kvHeads, config.headSize)
         // one allocation for every layer (large enough to get huge pages: decoding touches all of it each step)
         let perLayer = batch * h * stride * hs
         let buffer = Tensor(uninitialized: [2 * config.layers * perLayer])
@@ -63,35 +64,51 @@ extension GPT {
     /// 0...positions[i] of its row. Returns the logits (O, V) of the queries listed in `outputs`.
     /// All queries go through each layer as one (Q, C) matrix product; runs on the calling
     /// thread unless `threaded` (then products use rft's threads). With `weights` (from
-    /// `DecodeWeights(self)`), serial products use the packed kernel. No autograd.
+    /// `DecodeWeights(self)`), products use the packed kernel: serial ones always, threaded ones
+    /// (split by output features) up to `DecodeWeights.threadedRows` rows. No autograd.
     public func forwardCached(tokens: [Int], rows: [Int], positions: [Int], cache: KVCache,
                               outputs: [Int], threaded: Bool = false, weights: DecodeWeights? = nil) -> Tensor {
         let q = tokens.count, c = config.width, v = config.vocabularySize
-        let (heads, hs) = (config.heads, config.headSize)
+        let (heads, kvHeads, hs) = (config.heads, config.kvHeads, config.headSize)
+        let (attentionWidth, qkvWidth, hidden) = (config.attentionWidth, config.qkvWidth, config.mlpHiddenSize)
+        let fcWidth = config.activation == .swiglu ? 2 * hidden : hidden
         precondition(rows.count == q && positions.count == q, "forwardCached: \(q) tokens, \(rows.count) rows, \(positions.count) positions")
         for i in 0..<q {
             precondition(tokens[i] >= 0 && tokens[i] < v, "forwardCached: token \(tokens[i]) outside 0..<\(v)")
             precondition(rows[i] >= 0 && rows[i] < cache.batch && positions[i] >= 0 && positions[i] < cache.capacity,
                          "forwardCached: row \(rows[i]), position \(positions[i]) outside the cache")
         }
-        let x = Tensor(uninitialized: [q, c]), h = Tensor(uninitialized: [q, c])           // (Q, C)
-        let qkv = Tensor(uninitialized: [q, 3 * c]), f = Tensor(uninitialized: [q, config.mlpRatio * c])
+        let x = Tensor(uninitialized: [q, c]), h = Tensor(uninitialized: [q, max(c, attentionWidth)])  // (Q, C)
+        let qkv = Tensor(uninitialized: [q, qkvWidth]), f = Tensor(uninitialized: [q, fcWidth])
+        let gated = config.activation == .swiglu ? Tensor(uninitialized: [q, hidden]) : f        // SwiGLU's output (Q, F)
         let scratch = Tensor(uninitialized: [cache.stride])
-        let (px, ph, pq, pf) = (x.data, h.data, qkv.data, f.data)
-        // x (Q, C) = wte[token] + wpe[position]
-        let (pe, pp) = (wte.weight.data, wpe.weight.data)
+        let (px, ph, pq, pf, pg) = (x.data, h.data, qkv.data, f.data, gated.data)
+        // x (Q, C) = wte[token] (+ wpe[position])
+        let pe = wte.weight.data
         for i in 0..<q {
-            let o = px + i * c, e = pe + tokens[i] * c, p = pp + positions[i] * c
-            for j in 0..<c { o[j] = e[j] + p[j] }
+            let o = px + i * c, e = pe + tokens[i] * c
+            if let pp = wpe?.weight.data {
+                let p = pp + positions[i] * c
+                for j in 0..<c { o[j] = e[j] + p[j] }
+            } else {
+                o.update(from: e, count: c)
+            }
         }
         /// out (m, outF) = (accumulate ? out : 0) + bias + inp (m, inF) · Wᵀ: the packed kernel when
         /// `weights` has W and this call is serial, else sgemm.
         func product(_ m: Int, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: Tensor?,
                      _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
             let (outF, inF) = (weight.shape[0], weight.shape[1])
-            if let packed = weights?[weight], !threaded || BLAS.callerThreads == 1 {
-                packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
-                return
+            if let packed = weights?[weight] {
+                if !threaded || BLAS.callerThreads == 1 {
+                    packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
+                    return
+                }
+                if m <= DecodeWeights.threadedRows {  // decoding steps: the packed kernel on every thread
+                    packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate,
+                                 threads: BLAS.callerThreads)
+                    return
+                }
             }
             if let b = bias {
                 for r in 0..<m {
@@ -111,18 +128,25 @@ extension GPT {
         rows.withUnsafeBufferPointer { rowsBuf in
             positions.withUnsafeBufferPointer { posBuf in
                 for (l, block) in blocks.enumerated() {
-                    DecodeKernels.layerNorm(rows: q, c: c, x: px, weight: block.ln1.weight.data, bias: block.ln1.bias.data,
-                                            eps: block.ln1.eps, y: ph)
-                    affine(ph, block.attn.qkv, pq, accumulate: false)                     // qkv (Q, 3C)
+                    block.ln1.normalize(rows: q, px, into: ph)                            // h (Q, C)
+                    affine(ph, block.attn.qkv, pq, accumulate: false)                     // qkv (Q, (H + 2·KV)·hs)
+                    if let rotary {                                                       // RoPE on q and k
+                        DecodeKernels.rotate(rows: q, heads: heads + kvHeads, ld: qkvWidth, positions: posBuf.baseAddress!,
+                                             x: pq, rotary: rotary)
+                    }
                     DecodeKernels.appendAndAttend(queries: q, qkv: pq, rows: rowsBuf.baseAddress!, positions: posBuf.baseAddress!,
                                                   keys: cache.keys[l].data, values: cache.values[l].data, stride: cache.stride,
-                                                  heads: heads, headSize: hs, out: ph, scratch: scratch.data)  // h (Q, C)
+                                                  heads: heads, kvHeads: kvHeads, headSize: hs, out: ph,
+                                                  scratch: scratch.data)                  // h (Q, H·hs)
                     affine(ph, block.attn.proj, px, accumulate: true)                     // x += proj(att)
-                    DecodeKernels.layerNorm(rows: q, c: c, x: px, weight: block.ln2.weight.data, bias: block.ln2.bias.data,
-                                            eps: block.ln2.eps, y: ph)
-                    affine(ph, block.mlp.fc, pf, accumulate: false)                       // f (Q, 4C)
-                    DecodeKernels.geluInPlace(f.count, pf)
-                    affine(pf, block.mlp.proj, px, accumulate: true)                      // x += mlp
+                    block.ln2.normalize(rows: q, px, into: ph)
+                    affine(ph, block.mlp.fc, pf, accumulate: false)                       // f (Q, F) or (Q, 2F)
+                    if block.mlp.activation == .swiglu {
+                        DecodeKernels.swiglu(rows: q, hidden: hidden, x: pf, y: pg)       // g (Q, F)
+                    } else {
+                        DecodeKernels.geluInPlace(f.count, pf)
+                    }
+                    affine(pg, block.mlp.proj, px, accumulate: true)                      // x += mlp
                 }
             }
         }
@@ -131,12 +155,13 @@ extension GPT {
         let o = outputs.count
         for (k, i) in outputs.enumerated() { (ph + k * c).update(from: px + i * c, count: c) }
         let normed = Tensor(uninitialized: [o, c])
-        DecodeKernels.layerNorm(rows: o, c: c, x: ph, weight: lnF.weight.data, bias: lnF.bias.data, eps: lnF.eps, y: normed.data)
+        lnF.normalize(rows: o, ph, into: normed.data)
         let logits = Tensor(uninitialized: [o, v])
-        product(o, normed.data, lmHead?.weight ?? wte.weight, nil, logits.data, accumulate: false)
-        withExtendedLifetime((x, h, qkv, f, scratch, normed)) {}  // the raw pointers above point into these
+        product(o, normed.data, outputWeight, nil, logits.data, accumulate: false)
+        withExtendedLifetime((x, h, qkv, f, gated, scratch, normed)) {}  // the raw pointers above point into these
         return logits
     }
+
 
     /// Runs `prompts` (one per cache row, any lengths ≥ 1) into `cache` (row b at positions
     /// 0..<prompts[b].count) and returns the logits of each prompt's last token, (B, V).
@@ -187,11 +212,15 @@ public final class DecodeWeights: @unchecked Sendable {
         guard PackedLinear.isAvailable else { return nil }
         let linears = model.blocks.flatMap { [$0.attn.qkv, $0.attn.proj, $0.mlp.fc, $0.mlp.proj] }
         var packed: [ObjectIdentifier: PackedLinear] = [:]
-        for w in linears.map(\.weight) + [model.lmHead?.weight ?? model.wte.weight] {
+        for w in linears.map(\.weight) + [model.outputWeight] {
             packed[ObjectIdentifier(w)] = PackedLinear(w)
         }
         self.packed = packed
     }
+
+    /// Rows up to which a threaded product uses the packed kernel split by features; above it (a
+    /// long prefill) sgemm, which blocks for the caches, is faster.
+    static let threadedRows = 128
 
     /// The packed form of `weight`, if it is one of the model's.
     subscript(weight: Tensor) -> PackedLinear? { packed[ObjectIdentifier(weight)] }

@@ -5,7 +5,12 @@ import Testing
 
 /// A small GPT whose weights are scaled up so its logits are far from uniform.
 private func sharpModel(vocabularySize: Int = 11, context: Int = 24, seed: UInt64 = 7, width: Int = 32, heads: Int = 2) -> GPT {
-    let model = GPT(GPTConfig(vocabularySize: vocabularySize, contextLength: context, layers: 2, heads: heads, width: width), seed: seed)
+    sharpModel(GPTConfig(vocabularySize: vocabularySize, contextLength: context, layers: 2, heads: heads, width: width), seed: seed)
+}
+
+/// A model of `config` whose weights are scaled up so its logits are far from uniform.
+private func sharpModel(_ config: GPTConfig, seed: UInt64 = 7) -> GPT {
+    let model = GPT(config, seed: seed)
     var g = RandomGenerator(seed: seed &+ 100)
     for (name, p) in model.namedParameters() {
         for i in 0..<p.count {
@@ -38,8 +43,18 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         }
     }
 
+    /// The same for every family of `familyConfigs` (RoPE with both scalings, RMSNorm, SwiGLU,
+    /// grouped-query and multi-query attention, q/k/v bias, untied output, a head size apart from width/heads).
+    @Test(arguments: familyConfigs.keys.sorted(), [false, true])
+    func cachedDecodingMatchesFullForwardForEveryFamily(family: String, portable: Bool) {
+        NativeKernels.withPortableKernels(portable) { cachedDecodingMatchesFullForward(model: sharpModel(familyConfigs[family]!)) }
+    }
+
     func cachedDecodingMatchesFullForward(width: Int, heads: Int) {
-        let model = sharpModel(width: width, heads: heads)
+        cachedDecodingMatchesFullForward(model: sharpModel(width: width, heads: heads))
+    }
+
+    func cachedDecodingMatchesFullForward(model: GPT) {
         let v = model.config.vocabularySize
         let weights = DecodeWeights(model)  // nil on the portable path
         var sequences: [[Int]] = [[0, 5, 6], [0, 7, 8, 9, 5, 6, 7], [0, 5], [0, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 5]]
@@ -103,7 +118,8 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     /// The automatic grouping: `tiny` (3.1 MB of weights, 196 KB of cache per 48-position row)
     /// with 64 rows on 2 threads and a 32 MiB L3 splits each thread's 32 rows in two; it stays
     /// at one group per thread when the caches already fit, when a split would leave groups of
-    /// fewer than 16 rows, or when the weights alone fill half the cache.
+    /// fewer than 16 rows, or when the weights alone fill half the cache; weights over twice the
+    /// cache make one group (its products split across the threads).
     @Test func automaticRowGroupsKeepEachGroupsCacheSmall() {
         let tiny = GPT(GPTConfig(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128), seed: 1)
         let mib = 1 << 20
@@ -113,6 +129,7 @@ private func relativeError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 128, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 8)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 24, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 2)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 4 * mib) == 2)
+        #expect(Sampler.automaticRowGroups(model: tiny, rows: 64, capacity: 48, threads: 2, cacheBytes: 1 * mib) == 1)
         #expect(Sampler.automaticRowGroups(model: tiny, rows: 1, capacity: 48, threads: 2, cacheBytes: 32 * mib) == 1)
     }
 

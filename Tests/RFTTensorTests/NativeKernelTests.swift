@@ -51,6 +51,22 @@ import Testing
         }
     }
 
+    /// Split across threads by 16-feature panels (2, 3 and more threads than panels), the product
+    /// gives the serial product's bits, with and without bias and accumulation.
+    @Test(arguments: [2, 3, 8], [false, true]) func threadedPackedProductGivesTheSerialBits(threads: Int, wide: Bool) {
+        let (m, n, k) = (7, 100, 70)  // 7 panels, the last one partial
+        var g = RandomGenerator(seed: 12)
+        let x = Tensor.randomNormal([m, k], using: &g), w = Tensor.randomNormal([n, k], using: &g)
+        let bias = Tensor.randomNormal([n], using: &g), start = Tensor.randomNormal([m, n], using: &g)
+        let packed = PackedLinear(w, wide: wide)!
+        for (b, accumulate) in [(bias.data, true), (nil, false)] as [(UnsafeMutablePointer<Float>?, Bool)] {
+            let serial = start.copy(), split = start.copy()
+            packed.apply(rows: m, x: x.data, ldx: k, bias: b, y: serial.data, ldy: n, accumulate: accumulate)
+            packed.apply(rows: m, x: x.data, ldx: k, bias: b, y: split.data, ldy: n, accumulate: accumulate, threads: threads)
+            #expect(split.toArray() == serial.toArray())
+        }
+    }
+
     /// The AVX-512 product gives the AVX2 product's bits (the same sums in the same order), with and
     /// without bias and accumulation, on shapes that take every tile, partial panels and depth slices:
     /// a model's numbers do not depend on which of the two the CPU runs.

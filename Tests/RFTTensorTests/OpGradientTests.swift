@@ -388,33 +388,11 @@ func naiveSoftmax(_ x: Tensor) -> [Double] {
 
 // MARK: - causal self-attention
 
-/// Naive causal attention over packed qkv (B, T, 3C) → (B, T, C), in Double.
+/// Naive causal attention over packed qkv (B, T, 3C) → (B, T, C), in Double: multi-head
+/// attention as the grouped reference (LlamaOpTests.swift) with one key/value head per query head.
 func naiveAttention(_ qkv: Tensor, heads: Int) -> [Double] {
-    let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
-    let c = c3 / 3, hs = c / heads
-    func at(_ bi: Int, _ ti: Int, _ col: Int) -> Double { Double(qkv.data[(bi * t + ti) * c3 + col]) }
-    var out = [Double](repeating: 0, count: b * t * c)
-    for bi in 0..<b {
-        for h in 0..<heads {
-            for i in 0..<t {
-                var scores = [Double]()
-                for j in 0...i {
-                    var s = 0.0
-                    for d in 0..<hs { s += at(bi, i, h * hs + d) * at(bi, j, c + h * hs + d) }
-                    scores.append(s / Double(hs).squareRoot())
-                }
-                let m = scores.max()!
-                let e = scores.map { exp($0 - m) }
-                let z = e.reduce(0, +)
-                for d in 0..<hs {
-                    var acc = 0.0
-                    for j in 0...i { acc += e[j] / z * at(bi, j, 2 * c + h * hs + d) }
-                    out[(bi * t + i) * c + h * hs + d] = acc
-                }
-            }
-        }
-    }
-    return out
+    let (b, t) = (qkv.shape[0], qkv.shape[1])
+    return naiveGroupedAttention(qkv, heads: heads, kvHeads: heads, sequences: (0..<b).map { Array(($0 * t)..<(($0 + 1) * t)) })
 }
 
 /// Runs `body` on the portable kernels when asked, else on whatever this machine uses.

@@ -1,20 +1,42 @@
 import CKernels
 
-/// Serial kernels for incremental (KV-cached) decoding, on raw pointers: LayerNorm and GELU
-/// rows, appending keys/values to a cache and attending with one query per (row, position)
+/// Serial kernels for incremental (KV-cached) decoding, on raw pointers: LayerNorm, RMSNorm,
+/// GELU, SwiGLU and RoPE rows, appending keys/values to a cache and attending with one query per (row, position)
 /// over that row's cache, and a softmax row for samplers. They run on the calling thread (the
 /// sampler runs groups of rows on separate threads) and record no autograd graph.
 ///
 /// Cache layout per layer, chosen so every (row, head) reads contiguous memory:
-/// keys (rows, heads, stride/16, hs, 16) — tiles of 16 positions, transposed within a tile, so
+/// keys (rows, kvHeads, stride/16, hs, 16) — tiles of 16 positions, transposed within a tile, so
 /// 16 scores come from one vector multiply-add per feature and the first ⌈n/16⌉ tiles are one
-/// contiguous run; values (rows, heads, stride, hs). `stride` ≥ positions, a multiple of 16.
+/// contiguous run; values (rows, kvHeads, stride, hs). `stride` ≥ positions, a multiple of 16.
 public enum DecodeKernels {
     /// y = (x − mean) / √(var + eps) · weight + bias for each of `rows` rows of `c` floats
     /// (the same arithmetic as `layerNorm`).  x and y are (rows, C); weight, bias are (C).
     public static func layerNorm(rows: Int, c: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                  bias: UnsafePointer<Float>, eps: Float, y: UnsafeMutablePointer<Float>) {
         for r in 0..<rows { layerNormRow(c, x + r * c, weight, bias, eps, y + r * c) }
+    }
+
+    /// y = x / √(mean(x²) + eps) · weight for each of `rows` rows of `c` floats (the same
+    /// arithmetic as `rmsNorm`).  x and y are (rows, C); weight is (C).
+    public static func rmsNorm(rows: Int, c: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float,
+                               y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { rmsNormRow(c, x + r * c, weight, eps, y + r * c) }
+    }
+
+    /// y (rows, H) = SiLU(x[:, 0..<H]) · x[:, H..<2H] for x (rows, 2H) (the same arithmetic as `swiglu`).
+    public static func swiglu(rows: Int, hidden h: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { swigluRow(h, x + r * 2 * h, y + r * h) }
+    }
+
+    /// Rotates (RoPE) the first `heads` heads of each of `rows` rows of x in place, rows ld floats
+    /// apart, row r at position positions[r] (the same arithmetic as `rotaryEmbedding`).
+    public static func rotate(rows: Int, heads: Int, ld: Int, positions: UnsafePointer<Int>, x: UnsafeMutablePointer<Float>,
+                              rotary: RotaryEmbedding) {
+        for r in 0..<rows {
+            precondition(positions[r] >= 0 && positions[r] < rotary.positions, "rotate: position \(positions[r]) outside the rotary table")
+            rotary.rotate(heads: heads, position: positions[r], x + r * ld, x + r * ld, inverse: false)
+        }
     }
 
     /// GELU(tanh) of `n` floats in place (the same arithmetic as `gelu`).
@@ -33,21 +55,24 @@ public enum DecodeKernels {
     /// position `positions[i]`; then (all appends done) sets out[i] = softmax(q·Kᵀ/√hs)·V over
     /// positions 0...positions[i] of that row, per head. Queries of one row may be many
     /// consecutive positions (a prompt): causality comes from the per-query length.
-    /// qkv is (Q, 3C) laid out [q | k | v] (head h at columns h·hs ..< (h+1)·hs); out is (Q, C);
-    /// keys (B, H, stride/16, hs, 16) and values (B, H, stride, hs); scratch holds `stride` floats.
+    /// qkv is (Q, (H + 2·KV)·hs) laid out [q | k | v] (head h at columns h·hs ..< (h+1)·hs of its
+    /// part; query head h reads key/value head h / (H/KV); kvHeads nil means KV = H); out is
+    /// (Q, H·hs); keys (B, KV, stride/16, hs, 16) and values (B, KV, stride, hs); scratch holds
+    /// `stride` floats.
     public static func appendAndAttend(
         queries: Int, qkv: UnsafePointer<Float>, rows: UnsafePointer<Int>, positions: UnsafePointer<Int>,
         keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
-        heads: Int, headSize hs: Int, out: UnsafeMutablePointer<Float>, scratch s: UnsafeMutablePointer<Float>
+        heads: Int, kvHeads: Int? = nil, headSize hs: Int, out: UnsafeMutablePointer<Float>, scratch s: UnsafeMutablePointer<Float>
     ) {
-        let c = heads * hs, c3 = 3 * c
-        let block = hs * stride  // floats per (row, head) in either cache
+        let kv = kvHeads ?? heads, perKV = heads / kv
+        let c = heads * hs, ldq = c + 2 * kv * hs
+        let block = hs * stride  // floats per (row, key/value head) in either cache
         for i in 0..<queries {  // append keys (into position p's tile, transposed) and values
             let (r, p) = (rows[i], positions[i])
-            let k = qkv + i * c3 + c, v = qkv + i * c3 + 2 * c
-            for h in 0..<heads {
-                let kt = keys + (r * heads + h) * block + (p / 16) * hs * 16 + p % 16
-                let vt = values + (r * heads + h) * block + p * hs
+            let k = qkv + i * ldq + c, v = k + kv * hs
+            for h in 0..<kv {
+                let kt = keys + (r * kv + h) * block + (p / 16) * hs * 16 + p % 16
+                let vt = values + (r * kv + h) * block + p * hs
                 for d in 0..<hs { kt[d * 16] = k[h * hs + d] }
                 vt.update(from: v + h * hs, count: hs)
             }
@@ -58,8 +83,8 @@ public enum DecodeKernels {
         for i in 0..<queries {
             let (r, n) = (rows[i], positions[i] + 1)
             for h in 0..<heads {
-                let (q, kt, vt, o) = (qkv + i * c3 + h * hs, keys + (r * heads + h) * block, values + (r * heads + h) * block,
-                                      out + i * c + h * hs)
+                let g = r * kv + h / perKV
+                let (q, kt, vt, o) = (qkv + i * ldq + h * hs, keys + g * block, values + g * block, out + i * c + h * hs)
                 if native {
                     attend(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
                 } else {

@@ -36,6 +36,26 @@ public final class PackedLinear: @unchecked Sendable {
         product(Int32(m), Int32(outFeatures), Int32(inFeatures), x, Int32(ldx), packed.data, bias, y, Int32(ldy),
                 accumulate ? 1 : 0)
     }
+
+    /// `apply` with the output features split into `threads` runs of whole 16-feature panels, one
+    /// per thread of rft's pool: each thread reads only its share of W (what a model too large for
+    /// the caches needs, where every decoding step streams all its weights). The same bits as `apply`.
+    public func apply(rows m: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
+                      y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, threads: Int) {
+        let panels = (outFeatures + 15) / 16
+        let parts = max(1, min(threads, panels))
+        guard parts > 1 else { return apply(rows: m, x: x, ldx: ldx, bias: bias, y: y, ldy: ldy, accumulate: accumulate) }
+        let product = wide ? rft_linear_packed_avx512 : rft_linear_packed
+        let (k, base) = (inFeatures, UnsafePointer(packed.data))
+        let per = (panels + parts - 1) / parts
+        WorkerPool.shared.run(parts) { p in
+            let j0 = p * per * 16, j1 = min(outFeatures, (p + 1) * per * 16)
+            guard j0 < j1 else { return }
+            // panel t starts at t·16·k floats: features j0 ..< j1 are one contiguous run of panels
+            product(Int32(m), Int32(j1 - j0), Int32(k), x, Int32(ldx), base + j0 * k, bias.map { $0 + j0 }, y + j0,
+                    Int32(ldy), accumulate ? 1 : 0)
+        }
+    }
 }
 
 /// rft's hand-written AVX2 + FMA kernels (`Sources/CKernels`): the packed decode product, decode
