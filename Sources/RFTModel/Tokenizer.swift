@@ -1,43 +1,91 @@
-/// A character-level tokenizer built from data, with fixed ids for the special tokens
-/// (`<bos>` 0, `<eos>` 1, `<pad>` 2, `<sep>` 3, `<unk>` 4) and one id per character after them.
-/// Codable, so a checkpoint stores it and is self-contained.
+/// A model's tokenizer: rft's character vocabulary (its own tiny models) or a byte-level BPE
+/// (GPT-2, Llama 3, Qwen2, SmolLM), with the ids that frame prompts and completions. Codable,
+/// so a checkpoint stores it and is self-contained.
+///
+/// - characters: fixed special ids (`<bos>` 0, `<eos>` 1, `<pad>` 2, `<sep>` 3, `<unk>` 4), then
+///   one id per character; a prompt is `<bos> x <sep>`, a completion `y <eos>`;
+/// - byte-level BPE: the model's own ids; a prompt is `[BOS] x` (BOS when the model adds one), a
+///   completion `y <eos>`; generation stops at EOS.
 public struct Tokenizer: Codable, Equatable, Sendable {
-    /// Beginning of sequence: the first token of every prompt.
+    /// Beginning of sequence in a character vocabulary: the first token of every prompt.
     public static let bos = 0
-    /// End of sequence: the last token of every completion.
+    /// End of sequence in a character vocabulary: the last token of every completion.
     public static let eos = 1
-    /// Padding (never predicted; fills unused positions).
+    /// Padding in a character vocabulary (never predicted; fills unused positions).
     public static let pad = 2
-    /// Separator between prompt and completion (`<bos> x <sep> y <eos>`).
+    /// Separator between prompt and completion in a character vocabulary (`<bos> x <sep> y <eos>`).
     public static let sep = 3
     /// Unknown character (used only when encoding with `.mapToUnknown`).
     public static let unk = 4
-    /// The special tokens' printed names, in id order.
+    /// The character vocabulary's special tokens' printed names, in id order.
     public static let specialTokens = ["<bos>", "<eos>", "<pad>", "<sep>", "<unk>"]
 
-    /// The ordinary characters, in id order (id = `specialTokens.count` + index).
-    public let characters: [Character]
-    private let index: [Character: Int]
-
-    /// A tokenizer over `characters` (duplicates dropped, sorted by Unicode scalar order so the
-    /// same set always gives the same ids).
-    public init<S: Sequence>(characters: S) where S.Element == Character {
-        let unique = Array(Set(characters)).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-        self.characters = unique
-        index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0 + Tokenizer.specialTokens.count) })
+    /// The two kinds of vocabulary.
+    public enum Vocabulary: Equatable, Sendable {
+        /// rft's own: specials, then one id per character.
+        case characters(CharacterVocabulary)
+        /// A pretrained model's byte-level BPE.
+        case byteLevel(ByteLevelBPETokenizer)
     }
 
-    /// A tokenizer over every character that occurs in `texts`.
+    /// The vocabulary.
+    public let vocabulary: Vocabulary
+
+    /// A character tokenizer over `characters` (duplicates dropped, sorted by Unicode scalar
+    /// order so the same set always gives the same ids).
+    public init<S: Sequence>(characters: S) where S.Element == Character {
+        self.init(vocabulary: .characters(CharacterVocabulary(characters: characters)))
+    }
+
+    /// A character tokenizer over every character that occurs in `texts`.
     public init<S: Sequence>(corpus texts: S) where S.Element == String {
         var set = Set<Character>()
         for t in texts { set.formUnion(t) }
         self.init(characters: set)
     }
 
-    /// Number of token ids (specials + characters): the model's vocabulary size.
-    public var vocabularySize: Int { Tokenizer.specialTokens.count + characters.count }
+    /// A pretrained model's byte-level BPE; throws when it names no end-of-sequence token.
+    public init(byteLevel bpe: ByteLevelBPETokenizer) throws {
+        guard let eos = bpe.eosTokenID, eos >= 0, eos < bpe.vocabularySize else { throw TokenizerError.noEndOfSequence }
+        self.init(vocabulary: .byteLevel(bpe))
+    }
 
-    /// What `encode` does with a character outside the vocabulary.
+    private init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+
+    /// Number of token ids: at most the model's vocabulary size.
+    public var vocabularySize: Int {
+        switch vocabulary {
+        case .characters(let c): return Tokenizer.specialTokens.count + c.characters.count
+        case .byteLevel(let b): return b.vocabularySize
+        }
+    }
+
+    /// The ordinary characters of a character vocabulary, in id order (empty for a BPE).
+    public var characters: [Character] {
+        if case .characters(let c) = vocabulary { return c.characters }
+        return []
+    }
+
+    /// The token that ends a completion.
+    public var eosID: Int {
+        switch vocabulary {
+        case .characters: return Tokenizer.eos
+        case .byteLevel(let b): return b.eosTokenID!
+        }
+    }
+
+    /// The token that pads rows of a batch (a BPE without one pads with EOS; padding is masked).
+    public var padID: Int {
+        switch vocabulary {
+        case .characters: return Tokenizer.pad
+        case .byteLevel(let b): return b.padTokenID ?? b.eosTokenID!
+        }
+    }
+
+    /// The tokens generation stops at.
+    public var stopTokens: [Int] { [eosID] }
+
+    /// What `encode` does with a character outside a character vocabulary.
     public enum UnknownPolicy: Sendable {
         /// Throw `TokenizerError.unknownCharacter` (the default).
         case error
@@ -45,9 +93,86 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         case mapToUnknown
     }
 
-    /// Token ids of `text` (no special tokens added).
-    /// Throws `TokenizerError.unknownCharacter` naming the character and its offset unless `unknown` is `.mapToUnknown`.
+    /// Token ids of `text` (no special tokens added; a BPE matches special tokens written in the text).
+    /// A character vocabulary throws `TokenizerError.unknownCharacter` naming the character and its
+    /// offset unless `unknown` is `.mapToUnknown`; a byte-level BPE encodes any text.
     public func encode(_ text: String, unknown: UnknownPolicy = .error) throws -> [Int] {
+        switch vocabulary {
+        case .characters(let c): return try c.encode(text, unknown: unknown)
+        case .byteLevel(let b): return b.encode(text)
+        }
+    }
+
+    /// The token ids of a prompt: `<bos> x <sep>` (characters), `[BOS] x` (BPE).
+    public func encodePrompt(_ x: String, unknown: UnknownPolicy = .error) throws -> [Int] {
+        switch vocabulary {
+        case .characters: return [Tokenizer.bos] + (try encode(x, unknown: unknown)) + [Tokenizer.sep]
+        case .byteLevel(let b): return b.encode(x, addSpecialTokens: true)
+        }
+    }
+
+    /// `y <eos>`: the token ids of a completion.
+    public func encodeCompletion(_ y: String, unknown: UnknownPolicy = .error) throws -> [Int] {
+        (try encode(y, unknown: unknown)) + [eosID]
+    }
+
+    /// The text of `ids`. Special tokens are dropped when `skipSpecialTokens`, else written as
+    /// their names (`<eos>`); ids outside a character vocabulary are written as `<?id>`.
+    public func decode<S: Sequence>(_ ids: S, skipSpecialTokens: Bool = true) -> String where S.Element == Int {
+        switch vocabulary {
+        case .characters(let c): return c.decode(ids, skipSpecialTokens: skipSpecialTokens)
+        case .byteLevel(let b): return b.decode(ids, skipSpecialTokens: skipSpecialTokens)
+        }
+    }
+
+    /// The text of a generated completion: the tokens before the first stop token, decoded.
+    public func completionText<C: Collection>(_ tokens: C) -> String where C.Element == Int {
+        let stops = stopTokens
+        return decode(tokens.prefix { !stops.contains($0) })
+    }
+
+    /// The printed form of one id (`"a"`, `"<eos>"`).
+    public func token(_ id: Int) -> String { decode([id], skipSpecialTokens: false) }
+
+    private enum CodingKeys: String, CodingKey { case kind }
+
+    /// Decodes a character vocabulary (`{"kind": "char", …}`) or a byte-level BPE
+    /// (`{"kind": "byte-level-bpe", …}`).
+    public init(from decoder: Decoder) throws {
+        let kind = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .kind)
+        if kind == ByteLevelBPETokenizer.kind {
+            do { try self.init(byteLevel: try ByteLevelBPETokenizer(from: decoder)) } catch let e as TokenizerError {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: e.description))
+            }
+        } else {
+            self.init(vocabulary: .characters(try CharacterVocabulary(from: decoder)))
+        }
+    }
+
+    /// Encodes the vocabulary in its own form.
+    public func encode(to encoder: Encoder) throws {
+        switch vocabulary {
+        case .characters(let c): try c.encode(to: encoder)
+        case .byteLevel(let b): try b.encode(to: encoder)
+        }
+    }
+}
+
+/// rft's character vocabulary: the special tokens, then one id per character.
+public struct CharacterVocabulary: Codable, Equatable, Sendable {
+    /// The ordinary characters, in id order (id = `Tokenizer.specialTokens.count` + index).
+    public let characters: [Character]
+    private let index: [Character: Int]
+
+    /// A vocabulary over `characters` (duplicates dropped, sorted by Unicode scalar order).
+    public init<S: Sequence>(characters: S) where S.Element == Character {
+        let unique = Array(Set(characters)).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+        self.characters = unique
+        index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0 + Tokenizer.specialTokens.count) })
+    }
+
+    /// Token ids of `text` (no special tokens added).
+    func encode(_ text: String, unknown: Tokenizer.UnknownPolicy) throws -> [Int] {
         var ids: [Int] = []
         ids.reserveCapacity(text.count)
         for (offset, ch) in text.enumerated() {
@@ -62,24 +187,14 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         return ids
     }
 
-    /// `<bos> x <sep>`: the token ids of a prompt in the task format.
-    public func encodePrompt(_ x: String, unknown: UnknownPolicy = .error) throws -> [Int] {
-        [Tokenizer.bos] + (try encode(x, unknown: unknown)) + [Tokenizer.sep]
-    }
-
-    /// `y <eos>`: the token ids of a completion in the task format.
-    public func encodeCompletion(_ y: String, unknown: UnknownPolicy = .error) throws -> [Int] {
-        (try encode(y, unknown: unknown)) + [Tokenizer.eos]
-    }
-
-    /// The text of `ids`. Special tokens are dropped when `skipSpecialTokens`, else written as
-    /// their names (`<eos>`); ids outside the vocabulary are written as `<?id>`.
-    public func decode<S: Sequence>(_ ids: S, skipSpecialTokens: Bool = true) -> String where S.Element == Int {
+    /// The text of `ids` (see `Tokenizer.decode`).
+    func decode<S: Sequence>(_ ids: S, skipSpecialTokens: Bool) -> String where S.Element == Int {
         var out = ""
+        let specials = Tokenizer.specialTokens.count
         for id in ids {
-            if id >= Tokenizer.specialTokens.count && id < vocabularySize {
-                out.append(characters[id - Tokenizer.specialTokens.count])
-            } else if id >= 0 && id < Tokenizer.specialTokens.count {
+            if id >= specials && id < specials + characters.count {
+                out.append(characters[id - specials])
+            } else if id >= 0 && id < specials {
                 if !skipSpecialTokens { out += Tokenizer.specialTokens[id] }
             } else {
                 out += "<?\(id)>"
@@ -87,9 +202,6 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         }
         return out
     }
-
-    /// The printed form of one id (`"a"`, `"<eos>"`).
-    public func token(_ id: Int) -> String { decode([id], skipSpecialTokens: false) }
 
     private enum CodingKeys: String, CodingKey { case kind, specialTokens, characters }
 
@@ -130,13 +242,15 @@ public struct Tokenizer: Codable, Equatable, Sendable {
     }
 
     /// Two tokenizers are equal when they give every character the same id.
-    public static func == (a: Tokenizer, b: Tokenizer) -> Bool { a.characters == b.characters }
+    public static func == (a: CharacterVocabulary, b: CharacterVocabulary) -> Bool { a.characters == b.characters }
 }
 
 /// Errors from encoding text.
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// `character` at character offset `offset` of `text` is not in the vocabulary.
     case unknownCharacter(Character, offset: Int, text: String)
+    /// A byte-level BPE without an end-of-sequence token cannot end a completion.
+    case noEndOfSequence
 
     /// A one-line explanation naming the character and where it is.
     public var description: String {
@@ -144,6 +258,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .unknownCharacter(let ch, let offset, let text):
             let shown = text.count > 60 ? String(text.prefix(60)) + "…" : text
             return "unknown character \(String(ch).debugDescription) (U+\(ch.unicodeScalars.map { String($0.value, radix: 16, uppercase: true) }.joined(separator: " U+"))) at offset \(offset) in \(shown.debugDescription)"
+        case .noEndOfSequence: return "the tokenizer names no end-of-sequence token (eos_token_id / tokenizer.ggml.eos_token_id)"
         }
     }
 }

@@ -116,7 +116,7 @@ extension Checkpoint {
         guard let config = header.model else { throw CheckpointError.incompatible(path: path, reason: "the header has no model config") }
         if let problem = config.validationError() { throw CheckpointError.incompatible(path: path, reason: problem) }
         let stored = tensors.reduce(0) { $0 + $1.tensor.count }
-        guard let needed = Checkpoint.parameterCount(config), needed <= 2 * stored + (1 << 20) else {
+        guard let needed = config.parameterCount, needed <= 2 * stored + (1 << 20) else {
             throw CheckpointError.incompatible(path: path, reason: "model config needs more parameters than the checkpoint holds")
         }
         let model = GPT(config)
@@ -156,22 +156,4 @@ extension Checkpoint {
         }
     }
 
-    /// Parameters of a GPT with `config` (overflow-checked), or nil when it overflows.
-    static func parameterCount(_ c: GPTConfig) -> Int? {
-        func mul(_ xs: Int...) -> Int? {
-            var r = 1
-            for x in xs { let (p, o) = r.multipliedReportingOverflow(by: x); if o { return nil }; r = p }
-            return r
-        }
-        func add(_ xs: Int?...) -> Int? {
-            var r = 0
-            for x in xs { guard let x else { return nil }; let (s, o) = r.addingReportingOverflow(x); if o { return nil }; r = s }
-            return r
-        }
-        let w = c.width, h = c.mlpRatio
-        guard let block = add(mul(4, w), mul(3, w, w), mul(3, w), mul(w, w), w, mul(2, h, w, w), mul(h, w), w),
-              let blocks = mul(c.layers, block) else { return nil }
-        return add(mul(c.vocabularySize, w), mul(c.contextLength, w), blocks, mul(2, w),
-                   c.tiedEmbeddings ? 0 : mul(c.vocabularySize, w))
-    }
 }

@@ -155,7 +155,7 @@ public struct RunInputs {
     /// Inputs on a loaded checkpoint.
     init(loaded: LoadedModel, task: (any VerifiableTask)?, examples: [TaskExample], label: String, skipped: [DatasetIssue]) {
         self.init(model: loaded.model, tokenizer: loaded.tokenizer, examples: examples, task: task, label: label,
-                  modelPath: loaded.path, metadata: loaded.checkpoint.header.metadata, skipped: skipped)
+                  modelPath: loaded.path, metadata: loaded.metadata, skipped: skipped)
     }
 
     /// Whether every input has a reference completion (so SFT can train on any of them).

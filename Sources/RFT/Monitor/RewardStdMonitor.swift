@@ -85,9 +85,9 @@ public struct RewardStdMonitor: Configuration {
         maxCompletionLength ?? ExampleSource.fixed(examples).defaultCompletionLength(tokenizer: tokenizer)!
     }
 
-    /// The sampling options for completions of at most `length` tokens; stops at `<eos>`.
-    public func samplingOptions(length: Int) -> SamplingOptions {
-        SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: length)
+    /// The sampling options for completions of at most `length` tokens, stopping at `stopTokens`.
+    public func samplingOptions(length: Int, stopTokens: [Int] = [Tokenizer.eos]) -> SamplingOptions {
+        SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: length, stopTokens: stopTokens)
     }
 
     /// Throws `ConfigError.invalid` for the first setting out of range.
@@ -125,7 +125,7 @@ public struct RewardStdMonitor: Configuration {
         }
         if gradientEvidence && !GradMode.isEnabled { throw RewardStdMonitorError.gradientsDisabled }
         let prompts = try encodePrompts(examples, tokenizer: tokenizer, contextLength: model.config.contextLength)
-        let options = samplingOptions(length: completionLength(for: examples, tokenizer: tokenizer))
+        let options = samplingOptions(length: completionLength(for: examples, tokenizer: tokenizer), stopTokens: tokenizer.stopTokens)
         var rows = resuming
         let context = Measurement(model: model, tokenizer: tokenizer, examples: examples, prompts: prompts, reward: reward,
                                   criterion: criterion, options: options)
@@ -179,7 +179,7 @@ public struct RewardStdMonitor: Configuration {
                 throw RewardStdMonitorError.sampling(inputs: "\(range.lowerBound)..<\(range.upperBound)", message: error.description)
             }
             let completions = generations.map(\.tokens)
-            let texts = completions.map { m.tokenizer.decode($0.prefix { $0 != Tokenizer.eos }) }
+            let texts = completions.map { m.tokenizer.completionText($0) }
             for (j, i) in range.enumerated() {
                 let r = try m.rewards(Array(texts[(j * k)..<((j + 1) * k)]), input: i)
                 let group = RewardGroup(r)
@@ -204,7 +204,7 @@ public struct RewardStdMonitor: Configuration {
             let label = inputLabel(i, m.examples[i])
             let all = try GradientEvidence.enumerateCompletions(model: m.model, prompt: m.prompts[i], options: m.options,
                                                                  cap: maxExactCompletions, input: label)
-            let r = try m.rewards(all.map { m.tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }, input: i)
+            let r = try m.rewards(all.map { m.tokenizer.completionText($0.tokens) }, input: i)
             let logTotal = Self.logSumExp(all.map(\.logProb))  // ≈ 0: the probabilities sum to 1 up to rounding
             let p = all.map { exp($0.logProb - logTotal) }
             let (mean, std) = RewardStatistics.meanAndStd(probabilities: p, values: r)

@@ -241,7 +241,7 @@ public final class GRPOTrainer: Trainer {
         let examples = source.draw(promptCount, using: &generator)
         let encoded = try examples.map { try tokenizer.encodePrompt($0.prompt) }
         let options = SamplingOptions(temperature: config.temperature, topK: config.topK, topP: config.topP,
-                                      maxNewTokens: maxCompletionLength)
+                                      maxNewTokens: maxCompletionLength, stopTokens: tokenizer.stopTokens)
         let seed = generator.next()
         let generations = try Sampler(model: model).generate(encoded.flatMap { Array(repeating: $0, count: k) },
                                                              options: options, seed: seed)
@@ -251,7 +251,7 @@ public final class GRPOTrainer: Trainer {
     /// The reward of every completion of `batch` (text up to EOS), checked (`checkedRewards`).
     func score(_ batch: RolloutBatch) throws -> [Double] {
         let k = batch.groupSize
-        let texts = batch.completions.map { tokenizer.decode($0.prefix { $0 != Tokenizer.eos }) }
+        let texts = batch.completions.map { tokenizer.completionText($0) }
         let repeated = batch.examples.flatMap { Array(repeating: $0, count: k) }
         return try reward.checkedRewards(prompts: repeated.map(\.prompt), completions: texts, examples: repeated,
                                          range: tracker.criterion.rewardRange)

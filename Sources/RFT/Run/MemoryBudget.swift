@@ -34,27 +34,18 @@ public enum MemoryBudget {
 
     /// Bytes of a model's weights with gradients and AdamW's two moments (and a frozen copy).
     public static func training(_ c: GPTConfig, copies: Double = 4) -> Double {
-        Double(parameters(c)) * 4 * copies
+        c.weightBytes.map { Double($0) * copies } ?? .infinity
     }
 
     /// Bytes of one training step's activations for `rows` sequences of `length` positions.
     public static func step(_ c: GPTConfig, rows: Int, length: Int) -> Double {
-        let b = Double(rows), t = Double(length), w = Double(c.width), l = Double(c.layers)
-        let perLayer = b * t * w * Double(8 + 3 * c.mlpRatio) + 2 * b * Double(c.heads) * t * t
-        return 4 * (l * perLayer + 3 * b * t * Double(c.vocabularySize))
+        c.activationBytes(batch: rows, length: length).map(Double.init) ?? .infinity
     }
 
     /// Bytes of sampling `rows` sequences of up to `length` positions (KV cache and logits).
     public static func sampling(_ c: GPTConfig, rows: Int, length: Int) -> Double {
-        let b = Double(rows), stride = Double((min(length, c.contextLength) + 15) / 16 * 16)
-        return 4 * (2 * Double(c.layers) * b * stride * Double(c.width) + 2 * b * Double(c.vocabularySize) + 8 * b * Double(c.width))
-    }
-
-    /// Parameters of a model of this shape (as Double: no overflow).
-    public static func parameters(_ c: GPTConfig) -> Double {
-        let w = Double(c.width), h = Double(c.mlpRatio)
-        let block = 4 * w + 3 * w * w + 3 * w + w * w + w + 2 * h * w * w + h * w + w
-        return Double(c.vocabularySize) * w * (c.tiedEmbeddings ? 1 : 2) + Double(c.contextLength) * w + Double(c.layers) * block + 2 * w
+        guard let cache = c.kvCacheBytes(rows: rows, positions: min(length, c.contextLength)) else { return .infinity }
+        return Double(cache) + 8 * Double(rows) * Double(c.vocabularySize + c.width)
     }
 
     /// `3.2 GB`, `512 MB`.

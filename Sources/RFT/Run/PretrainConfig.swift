@@ -128,6 +128,7 @@ public struct PretrainConfig: PipelineConfiguration {
         }
         let config = GPTConfig(vocabularySize: tokenizer.vocabularySize, contextLength: context, layers: shape.layers, heads: shape.heads, width: shape.width)
         let rows = sft.training.perDeviceTrainBatchSize
+        try MemoryBudget.check(MemoryBudget.training(config), for: "a model of \(shape.layers) layers of width \(shape.width) with its AdamW state", key: "width")
         try MemoryBudget.check(MemoryBudget.training(config) + MemoryBudget.step(config, rows: rows, length: context),
                                for: "a model of context \(context) trained on \(rows) sequences a step", key: shape.contextLength != nil ? "context_length" : "per_device_train_batch_size")
         let model = GPT(config, seed: seed)

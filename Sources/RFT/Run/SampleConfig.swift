@@ -77,10 +77,10 @@ public struct SampleConfig: Configuration {
                     throw ConfigError.invalid(key: "prompt", reason: "prompt \(index + 1) has \(ids.count) tokens; the context is \(context)")
                 }
                 let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP,
-                                              maxNewTokens: min(maxNewTokens ?? context, context - ids.count))
+                                              maxNewTokens: min(maxNewTokens ?? context, context - ids.count), stopTokens: loaded.tokenizer.stopTokens)
                 let out = try sampler.generate(Array(repeating: ids, count: numGenerations), options: options, seed: seed &+ UInt64(index))
                 return (text, out.map { g in
-                    let completion = loaded.tokenizer.decode(g.tokens.prefix { $0 != Tokenizer.eos })
+                    let completion = loaded.tokenizer.completionText(g.tokens)
                     return Sampled(completion: completion, logProb: g.logProbs.reduce(0, +), tokens: g.tokens.count,
                                    finishReason: g.finishReason.rawValue, correct: task.map { $0.verify(prompt: text, completion: completion) },
                                    answer: task?.answer(for: text))

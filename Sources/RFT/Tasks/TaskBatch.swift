@@ -27,7 +27,7 @@ public struct TaskBatch: Sendable {
         for (prompt, completion) in seqs {
             let seq = prompt + completion
             for i in 0..<length {
-                inputs.append(i < seq.count ? seq[i] : Tokenizer.pad)
+                inputs.append(i < seq.count ? seq[i] : tokenizer.padID)
                 // position i predicts seq[i + 1]; count it when that token belongs to the completion
                 targets.append(i + 1 >= prompt.count && i + 1 < seq.count ? seq[i + 1] : -1)
             }

@@ -27,10 +27,10 @@ public enum TaskEvaluation {
             let prompts = try examples.map { try tokenizer.encodePrompt($0.prompt) }
             let maxNew = min(task.maxReferenceLength(length) + 1, model.config.contextLength - (prompts.map(\.count).max() ?? 0))
             guard maxNew > 0 else { continue }  // longer than the context: nothing to score
-            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew), seed: 0)
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew, stopTokens: tokenizer.stopTokens), seed: 0)
             var exact = 0.0, partial = 0.0
             for (e, gen) in zip(examples, generations) {
-                let text = tokenizer.decode(gen.tokens.prefix { $0 != Tokenizer.eos })
+                let text = tokenizer.completionText(gen.tokens)
                 exact += TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: text)
                 partial += TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: text)
             }
@@ -51,8 +51,8 @@ public enum TaskEvaluation {
             let group = examples.filter { $0.length == length }
             let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
             let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
-            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room))), seed: 0)
-            let texts = generations.map { tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room)), stopTokens: tokenizer.stopTokens), seed: 0)
+            let texts = generations.map { tokenizer.completionText($0.tokens) }
             let rewards = try reward.rewards(prompts: group.map(\.prompt), completions: texts, examples: group)
             let exact = zip(group, texts).filter { $0.0.reference == $0.1 }.count
             let n = Double(group.count)
@@ -72,8 +72,8 @@ public enum TaskEvaluation {
             let group = Array(examples[start..<min(examples.count, start + 256)])
             let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
             let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
-            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room))), seed: 0)
-            let texts = generations.map { tokenizer.decode($0.tokens.prefix { $0 != Tokenizer.eos }) }
+            let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room)), stopTokens: tokenizer.stopTokens), seed: 0)
+            let texts = generations.map { tokenizer.completionText($0.tokens) }
             out += try reward.checkedRewards(prompts: group.map(\.prompt), completions: texts, examples: group, range: range)
         }
         return out

@@ -37,6 +37,8 @@ public enum ImportError: Error, CustomStringConvertible, Equatable, Sendable {
     case metadataType(path: String, key: String, expected: String, found: String)
     /// A value cannot be written (bad name, shape and data disagree…).
     case invalidValue(path: String, reason: String)
+    /// A well-formed file holds a model rft does not build (architecture, scaling, sizes).
+    case unsupportedModel(path: String, reason: String)
 
     /// One line naming the file, the place and the problem.
     public var description: String {
@@ -57,6 +59,7 @@ public enum ImportError: Error, CustomStringConvertible, Equatable, Sendable {
         case .missingMetadata(let p, let k): return "\(p): no metadata key \(k.debugDescription)"
         case .metadataType(let p, let k, let e, let f): return "\(p): metadata \(k.debugDescription) is \(f), expected \(e)"
         case .invalidValue(let p, let r): return "\(p): cannot write: \(r)"
+        case .unsupportedModel(let p, let r): return "\(p): unsupported model: \(r)"
         }
     }
 }

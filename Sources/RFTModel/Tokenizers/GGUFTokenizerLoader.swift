@@ -32,7 +32,8 @@ extension ByteLevelBPETokenizer {
         idOf.reserveCapacity(tokens.count)
         for (i, t) in tokens.enumerated() { idOf[t] = i }
         var merges: [(Int, Int)] = []
-        let lines = try metadata.strings("tokenizer.ggml.merges")
+        // a vocabulary of single bytes has no merges, and a writer may leave the empty list out
+        let lines = metadata.contains("tokenizer.ggml.merges") ? try metadata.strings("tokenizer.ggml.merges") : []
         merges.reserveCapacity(lines.count)
         for (k, line) in lines.enumerated() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
