@@ -22,8 +22,12 @@ import RFTTensor
         return terms.dropFirst().reduce(terms[0], +)
     }
 
-    @Test func packedMatchesSequenceBySequence() {
-        let model = GPT(GPTConfig(vocabularySize: 11, contextLength: 12, layers: 2, heads: 2, width: 16), seed: 5)
+    /// For rft's own small GPT and every family of `familyConfigs` (RoPE at the packed rows' positions,
+    /// grouped-query attention with a shared prompt).
+    @Test(arguments: ["small"] + familyConfigs.keys.sorted())
+    func packedMatchesSequenceBySequence(family: String) {
+        let config = familyConfigs[family] ?? GPTConfig(vocabularySize: 11, contextLength: 12, layers: 2, heads: 2, width: 16)
+        let model = GPT(config, seed: 5)
         let n = Self.completions.reduce(0) { $0 + $1.count }
         var g = RandomGenerator(seed: 6)
         let weights = (0..<n).map { _ in g.nextNormal() }

@@ -8,6 +8,8 @@ Configs (layers L, heads H, width C, vocab V, batch B, seq T):
   char  L4  H4  C128 V65    B12 T64
   small L6  H6  C384 V65    B8  T256
   gpt2  L12 H12 C768 V50257 B4  T64
+  smollm2 L30 H9 (3 kv) C576 MLP 1536 SwiGLU V49152 B8 T128: transformers' LlamaForCausalLM
+        (SmolLM2-135M's shape, RoPE θ 1e5, tied, sdpa attention, its own random init)
 
 Same GPT as the rft model: tied embeddings (lm_head = wte), biases everywhere,
 LayerNorm eps 1e-5, GELU(tanh), MLP ratio 4, context_length = T, GPT-2 init.
@@ -41,9 +43,26 @@ CONFIGS = {
     "char": (4, 4, 128, 65, 12, 64),
     "small": (6, 6, 384, 65, 8, 256),
     "gpt2": (12, 12, 768, 50257, 4, 64),
+    "smollm2": (30, 9, 576, 49152, 8, 128),
 }
-DEFAULT_STEPS = {"tiny": 30, "char": 30, "small": 5, "gpt2": 5}
-DEFAULT_WARMUP = {"tiny": 3, "char": 3, "small": 3, "gpt2": 1}
+DEFAULT_STEPS = {"tiny": 30, "char": 30, "small": 5, "gpt2": 5, "smollm2": 3}
+DEFAULT_WARMUP = {"tiny": 3, "char": 3, "small": 3, "gpt2": 1, "smollm2": 1}
+SMOLLM2_KV_HEADS, SMOLLM2_MLP = 3, 1536
+
+
+class SmolLM2(nn.Module):
+    """transformers' Llama with SmolLM2-135M's shape; forward gives the logits like GPT above."""
+
+    def __init__(self, L, H, C, V, T):
+        super().__init__()
+        from transformers import LlamaConfig, LlamaForCausalLM
+        config = LlamaConfig(vocab_size=V, hidden_size=C, intermediate_size=SMOLLM2_MLP, num_hidden_layers=L,
+                             num_attention_heads=H, num_key_value_heads=SMOLLM2_KV_HEADS, max_position_embeddings=8192,
+                             rms_norm_eps=1e-5, rope_theta=100000.0, tie_word_embeddings=True)
+        self.model = LlamaForCausalLM(config)
+
+    def forward(self, idx):
+        return self.model(input_ids=idx, use_cache=False).logits
 
 
 class CausalSelfAttention(nn.Module):
@@ -122,6 +141,14 @@ class GPT(nn.Module):
         return x @ self.wte.weight.T  # tied lm_head
 
 
+def smollm2_flops_per_step(L, H, C, V, B, T):
+    # The same convention for the Llama shape: matmul weights per layer qkv (H + 2KV)·hs·C, output
+    # C·H·hs, gate+up 2·F·C, down C·F; attention over H·hs = C.
+    hs = C // H
+    per_layer = (H + 2 * SMOLLM2_KV_HEADS) * hs * C + C * H * hs + 2 * SMOLLM2_MLP * C + C * SMOLLM2_MLP
+    return 6 * B * T * (L * per_layer + V * C) + 12 * L * B * T * T * H * hs
+
+
 def flops_per_step(L, C, V, B, T):
     # Model FLOPs of one step (PaLM's convention; the Swift side uses the same formula):
     #
@@ -150,7 +177,7 @@ def main():
     torch.set_num_interop_threads(1)
     torch.manual_seed(1337)
 
-    model = GPT(L, H, C, V, T)
+    model = SmolLM2(L, H, C, V, T) if args.config == "smollm2" else GPT(L, H, C, V, T)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
     g = torch.Generator().manual_seed(42)
@@ -178,7 +205,8 @@ def main():
         "median_ms": statistics.median(times_ms) if times_ms else None,
         "times_ms": [round(t, 4) for t in times_ms],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "flops_per_step": flops_per_step(L, C, V, B, T),
+        "flops_per_step": smollm2_flops_per_step(L, H, C, V, B, T) if args.config == "smollm2"
+        else flops_per_step(L, C, V, B, T),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
     }

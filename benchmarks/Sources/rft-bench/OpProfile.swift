@@ -1,28 +1,35 @@
 import RFTModel
 import RFTTensor
 
-/// Times each forward op of one GPT block at a config's shapes (median of `repeats`, ms), and
-/// the same op's backward, to show where a training step's time goes.
+/// Times each forward op of one block at a config's shapes (median of `repeats`, ms), and the
+/// same op's backward, to show where a training step's time goes: the config's own parts
+/// (LayerNorm or RMSNorm, GELU or SwiGLU, grouped-query attention with RoPE where it has them).
 func opProfile(_ name: String, repeats: Int = 50) {
     guard let spec = trainStepConfigs[name] else { return }
     let c = spec.config
     let (b, t, w) = (spec.batch, spec.seq, c.width)
+    let swiglu = c.activation == .swiglu
+    let fcWidth = swiglu ? 2 * c.mlpHiddenSize : c.mlpHiddenSize
     var g = RandomGenerator(seed: 5)
     func leaf(_ shape: [Int]) -> Tensor {
         let x = Tensor.randomNormal(shape, std: 0.5, using: &g)
         x.requiresGrad = true
         return x
     }
-    let x = leaf([b, t, w]), wqkv = leaf([3 * w, w]), bqkv = leaf([3 * w])
-    let wfc = leaf([4 * w, w]), wproj = leaf([w, 4 * w]), lnw = leaf([w]), lnb = leaf([w])
-    let qkv = leaf([b, t, 3 * w]), h = leaf([b, t, 4 * w]), wte = leaf([c.vocabularySize, w])
+    let x = leaf([b, t, w]), wqkv = leaf([c.qkvWidth, w]), bqkv = leaf([c.qkvWidth])
+    let wfc = leaf([fcWidth, w]), wproj = leaf([w, c.mlpHiddenSize]), lnw = leaf([w]), lnb = leaf([w])
+    let qkv = leaf([b, t, c.qkvWidth]), f = leaf([b, t, fcWidth]), h = leaf([b, t, c.mlpHiddenSize])
+    let wte = leaf([c.vocabularySize, w])
+    let rotary = c.positionEncoding == .rotary
+        ? RotaryEmbedding(headSize: c.headSize, theta: c.ropeTheta, scaling: c.ropeScaling, positions: t) : nil
     let targets = (0..<(b * t)).map { $0 % c.vocabularySize }
     let ops: [(String, () -> Tensor)] = [
-        ("layerNorm", { layerNorm(x, weight: lnw, bias: lnb) }),
-        ("linear qkv", { linear(x, weight: wqkv, bias: bqkv) }),
-        ("attention", { causalSelfAttention(qkv, heads: c.heads) }),
+        c.normalization == .rmsNorm ? ("rmsNorm", { rmsNorm(x, weight: lnw, eps: c.layerNormEps) })
+            : ("layerNorm", { layerNorm(x, weight: lnw, bias: lnb) }),
+        ("linear qkv", { linear(x, weight: wqkv, bias: c.qkvBias ? bqkv : nil) }),
+        ("attention", { causalSelfAttention(qkv, heads: c.heads, kvHeads: c.kvHeads, rotary: rotary) }),
         ("linear fc", { linear(x, weight: wfc, bias: nil) }),
-        ("gelu", { gelu(h) }),
+        swiglu ? ("swiglu", { RFTTensor.swiglu(f) }) : ("gelu", { gelu(h) }),
         ("linear proj", { linear(h, weight: wproj, bias: nil) }),
         ("residual add", { x + x }),
         ("lm_head", { linear(x, weight: wte) }),

@@ -4,13 +4,21 @@ import Foundation
 import RFTModel
 import RFTTensor
 
+/// SmolLM2-135M's shape (random weights): 30 layers, width 576, 9 heads over 3 key/value heads,
+/// SwiGLU MLP 1536, vocabulary 49152, tied, RoPE θ 1e5.
+let smolLM2 = GPTConfig.llama(vocabularySize: 49152, contextLength: 8192, layers: 30, heads: 9, kvHeads: 3, width: 576,
+                              intermediateSize: 1536, ropeTheta: 100_000)
+// (declared before the tables that use it: globals of main.swift initialise in order)
+
 /// The benchmark model shapes (see benchmarks/README.md).
 let trainStepConfigs: [String: (config: GPTConfig, batch: Int, seq: Int, steps: Int, warmup: Int)] = [
     "tiny": (GPTConfig(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128), 4, 64, 30, 3),
     "char": (GPTConfig(vocabularySize: 65, contextLength: 64, layers: 4, heads: 4, width: 128), 12, 64, 30, 3),
     "small": (GPTConfig(vocabularySize: 65, contextLength: 256, layers: 6, heads: 6, width: 384), 8, 256, 5, 3),
     "gpt2": (GPTConfig(vocabularySize: 50257, contextLength: 64, layers: 12, heads: 12, width: 768), 4, 64, 5, 1),
+    "smollm2": (smolLM2, 8, 128, 5, 1),
 ]
+
 
 /// Peak resident set size of this process in MB.
 func peakRSSMegabytes() -> Double {
@@ -36,10 +44,19 @@ func printJSON(_ object: [String: Any]) {
     print(String(decoding: data, as: UTF8.self))
 }
 
-/// Model FLOPs of one training step: 6·B·T·(12·L·C² + V·C) + 12·L·B·T²·C (PaLM's convention) (matches the peer).
+/// Model FLOPs of one training step (PaLM's convention, as the peers count them): 6·B·T·(matrix
+/// weights: L·(qkv + proj + fc + mlp proj) + V·C) + 12·L·B·T²·(H·hs) — for GPT-2's shapes
+/// 6·B·T·(12·L·C² + V·C) + 12·L·B·T²·C.
 func trainStepFLOPs(_ c: GPTConfig, batch: Int, seq: Int) -> Double {
-    let (b, t, l, w, v) = (Double(batch), Double(seq), Double(c.layers), Double(c.width), Double(c.vocabularySize))
-    return 6 * b * t * (12 * l * w * w + v * w) + 12 * l * b * t * t * w
+    let (b, t, l) = (Double(batch), Double(seq), Double(c.layers))
+    return 6 * b * t * (l * matrixWeightsPerLayer(c) + Double(c.vocabularySize * c.width))
+        + 12 * l * b * t * t * Double(c.attentionWidth)
+}
+
+/// Multiply-adds per token of one block's matrix products: qkv, attention output, MLP fc and proj.
+func matrixWeightsPerLayer(_ c: GPTConfig) -> Double {
+    let fc = c.activation == .swiglu ? 2 * c.mlpHiddenSize : c.mlpHiddenSize
+    return Double(c.qkvWidth * c.width + c.width * c.attentionWidth + fc * c.width + c.width * c.mlpHiddenSize)
 }
 
 /// One forward, backward and AdamW step of the GPT on a fixed random batch.
@@ -103,7 +120,7 @@ func option(_ flag: String) -> Int? {
     return Int(args[args.index(after: i)])
 }
 switch args.first {
-case "ops": opProfile(args.dropFirst().first ?? "tiny")
+case "ops": opProfile(args.dropFirst().first ?? "tiny", repeats: option("--repeats") ?? 50)
 case "ops-packed": packedOpProfile()
 case "packed-linear": packedLinearProfile()
 case "checkpoint": checkpointBench()
@@ -112,6 +129,6 @@ case "sgemm": sgemmPeak(n: option("--size") ?? 2048)
 case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 case "rft-step": rftStepBench(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 default:
-    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W]")
+    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2|smollm2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W]")
     exit(2)
 }
