@@ -201,6 +201,26 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     }
 }
 
+extension GPTConfig {
+    /// The configuration in one line of words: `4 layers, width 128, 4 heads, MLP 512 GELU,
+    /// learned positions, LayerNorm, vocabulary 20, context 64, tied embeddings`.
+    public var summary: String {
+        var parts = ["\(layers) layers", "width \(width)",
+                     "\(heads) heads" + (kvHeads != heads ? " (\(kvHeads) key/value)" : "") + (headSize * heads != width ? " of \(headSize)" : ""),
+                     "MLP \(mlpHiddenSize) " + (activation == .swiglu ? "SwiGLU" : "GELU")]
+        if positionEncoding == .rotary {
+            parts.append("RoPE θ \(ropeTheta)" + (ropeScaling.map { " (\($0.type.rawValue) ×\($0.factor))" } ?? ""))
+        } else {
+            parts.append("learned positions")
+        }
+        parts.append((normalization == .rmsNorm ? "RMSNorm" : "LayerNorm") + " ε \(layerNormEps)")
+        let biases = [("q/k/v", qkvBias), ("attention output", attentionOutputBias), ("MLP", mlpBias)].filter(\.1).map(\.0)
+        if biases.count < 3 { parts.append(biases.isEmpty ? "no biases" : "biases on " + biases.joined(separator: ", ")) }
+        parts += ["vocabulary \(vocabularySize)", "context \(contextLength)", tiedEmbeddings ? "tied embeddings" : "untied embeddings"]
+        return parts.joined(separator: ", ")
+    }
+}
+
 // MARK: - sizes
 
 extension GPTConfig {

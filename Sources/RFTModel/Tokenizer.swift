@@ -50,7 +50,7 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         self.init(vocabulary: .byteLevel(bpe))
     }
 
-    private init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+    init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
 
     /// Number of token ids: at most the model's vocabulary size.
     public var vocabularySize: Int {
@@ -131,6 +131,24 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         return decode(tokens.prefix { !stops.contains($0) })
     }
 
+    /// The tokenizer in one line of words: `byte-level BPE (smollm), 49152 tokens, 17 added, BOS
+    /// "<|im_start|>" (1), EOS "<|im_end|>" (2), chat template` or `characters: 12 ("+0123456789=")`.
+    public var summary: String {
+        switch vocabulary {
+        case .characters(let c):
+            let shown = String(c.characters.prefix(80))
+            return "characters: \(c.characters.count) (\((c.characters.count > 80 ? shown + "…" : shown).debugDescription)) after \(Tokenizer.specialTokens.count) special tokens"
+        case .byteLevel(let b):
+            var parts = ["byte-level BPE (\(b.preTokenizer.rawValue))", "\(b.vocabularySize) tokens", "\(b.merges.count) merges", "\(b.addedTokens.count) added"]
+            for (name, id) in [("BOS", b.bosTokenID), ("EOS", b.eosTokenID), ("pad", b.padTokenID)] {
+                if let id { parts.append("\(name) \(token(id).debugDescription) (\(id))") }
+            }
+            if b.addBOS { parts.append("prompts start with BOS") }
+            if b.chatTemplate != nil { parts.append("chat template") }
+            return parts.joined(separator: ", ")
+        }
+    }
+
     /// The printed form of one id (`"a"`, `"<eos>"`).
     public func token(_ id: Int) -> String { decode([id], skipSpecialTokens: false) }
 
@@ -166,9 +184,13 @@ public struct CharacterVocabulary: Codable, Equatable, Sendable {
 
     /// A vocabulary over `characters` (duplicates dropped, sorted by Unicode scalar order).
     public init<S: Sequence>(characters: S) where S.Element == Character {
-        let unique = Array(Set(characters)).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-        self.characters = unique
-        index = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0 + Tokenizer.specialTokens.count) })
+        self.init(ordered: Array(Set(characters)).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) })
+    }
+
+    /// A vocabulary over `characters` in this order (unique).
+    init(ordered characters: [Character]) {
+        self.characters = characters
+        index = Dictionary(uniqueKeysWithValues: characters.enumerated().map { ($1, $0 + Tokenizer.specialTokens.count) })
     }
 
     /// Token ids of `text` (no special tokens added).
@@ -229,8 +251,7 @@ public struct CharacterVocabulary: Codable, Equatable, Sendable {
         guard Set(chars).count == chars.count else {
             throw DecodingError.dataCorruptedError(forKey: .characters, in: c, debugDescription: "duplicate characters")
         }
-        characters = chars  // keep the stored order: ids must not move
-        index = Dictionary(uniqueKeysWithValues: chars.enumerated().map { ($1, $0 + Tokenizer.specialTokens.count) })
+        self.init(ordered: chars)  // keep the stored order: ids must not move
     }
 
     /// Encodes the kind, the special tokens and the characters in id order.
@@ -251,6 +272,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case unknownCharacter(Character, offset: Int, text: String)
     /// A byte-level BPE without an end-of-sequence token cannot end a completion.
     case noEndOfSequence
+    /// The tokenizer cannot be written in Hugging Face's form, and why.
+    case notExportable(String)
 
     /// A one-line explanation naming the character and where it is.
     public var description: String {
@@ -259,6 +282,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
             let shown = text.count > 60 ? String(text.prefix(60)) + "…" : text
             return "unknown character \(String(ch).debugDescription) (U+\(ch.unicodeScalars.map { String($0.value, radix: 16, uppercase: true) }.joined(separator: " U+"))) at offset \(offset) in \(shown.debugDescription)"
         case .noEndOfSequence: return "the tokenizer names no end-of-sequence token (eos_token_id / tokenizer.ggml.eos_token_id)"
+        case .notExportable(let reason): return "the tokenizer cannot be exported: \(reason)"
         }
     }
 }

@@ -220,60 +220,49 @@ import Testing
     }
 
     /// rft ended by SIGTERM takes its reward command along (a child blocked on its stdin would
-    /// otherwise run on, orphaned). The signal would end this test process, so a forked copy of it
-    /// starts the child, waits for its pid file and sends itself SIGTERM; the copy must die of that
-    /// signal and the child must be gone (killed, at most a zombie) within two seconds.
+    /// otherwise run on, orphaned). The real binary runs `rft eval` with a reward command that
+    /// writes its pid and sleeps, so rft waits on it; SIGTERM must end rft, and the child must be
+    /// gone (killed, at most a zombie) within two seconds. (An earlier version forked this test
+    /// process: fork() in a process whose other threads are inside OpenBLAS deadlocks in
+    /// OpenBLAS's atfork handler, and hung the suite once.)
     @Test func rewardCommandDiesWithUsOnSIGTERM() throws {
-        let pidFile = temporaryPath("sigterm")
+        RFTBinary.expectBuilt()
+        let folder = makeTemporaryDirectory("sigterm")
+        let pidFile = folder + "/pid", script = folder + "/sleeper.sh"
         var child: Int32?
         defer {
             if let child { _ = kill(child, SIGKILL) }  // never leave the sleeper behind
-            try? FileManager.default.removeItem(atPath: pidFile)
+            try? FileManager.default.removeItem(atPath: folder)
         }
-        // What the copy runs is run here first, so the copy (one thread) meets no first-use
-        // initialisation whose lock another thread might have held at the fork.
-        let warmUp = shell(Self.matchLoop)
-        #expect(try call(warmUp, ["a"], ["a"]) == [1])
-        warmUp.close()
-        _ = Self.pid(inFile: pidFile)
-
-        let copy = fork()
-        if copy == 0 {  // the copy: report a failure by exit status (5 if the signal did not end it)
-            let reward = shell("echo $$ > \"$1\"; exec sleep 300", [pidFile])
-            do { try reward.start() } catch { _exit(3) }
-            let deadline = Date().addingTimeInterval(10)
-            while Self.pid(inFile: pidFile) == nil {
-                if Date() > deadline { _exit(4) }
-                usleep(5_000)
-            }
-            // as `kill` from a shell sends it; the test ran on a thread that blocks SIGTERM (as
-            // Dispatch's threads do), and the copy has no other thread to take it
-            var term = sigset_t()
-            sigemptyset(&term)
-            sigaddset(&term, SIGTERM)
-            pthread_sigmask(SIG_UNBLOCK, &term, nil)
-            kill(getpid(), SIGTERM)
-            _exit(5)
-        }
-        try #require(copy > 0, "fork failed (errno \(errno))")
-        var status: Int32 = 0
+        FileManager.default.createFile(atPath: script, contents: Data("#!/bin/sh\necho $$ > \"$1\"\nexec sleep 300\n".utf8),
+                                       attributes: [.posixPermissions: 0o755])
+        let rft = Process()
+        rft.executableURL = URL(fileURLWithPath: RFTBinary.path)
+        rft.arguments = ["eval", "--model", "checkpoints/addition-base.rftckpt", "--task", "addition", "--eval-examples", "4",
+                         "--threads", "1", "--reward-cmd", script, pidFile]
+        rft.currentDirectoryURL = URL(fileURLWithPath: RFTBinary.root)
+        rft.standardOutput = FileHandle.nullDevice
+        rft.standardError = FileHandle.nullDevice
+        try rft.run()
         let deadline = Date().addingTimeInterval(30)
-        while waitpid(copy, &status, WNOHANG) == 0 {
-            if Date() > deadline {
-                _ = kill(copy, SIGKILL)
-                _ = waitpid(copy, &status, 0)
-                Issue.record("the forked copy hung")
-                break
-            }
-            usleep(10_000)
-        }
+        while Self.pid(inFile: pidFile) == nil, rft.isRunning, Date() < deadline { usleep(5_000) }
         child = Self.pid(inFile: pidFile)
-        let signal = status & 0x7F, exitStatus = (status >> 8) & 0xFF
-        #expect(signal == SIGTERM, "the copy ended with signal \(signal), exit status \(exitStatus)")
-        let pid = try #require(child, "the reward command never wrote its pid")
+        let pid = try #require(child, "the reward command never wrote its pid (rft running: \(rft.isRunning))")
+        usleep(200_000)  // rft writes its first batch and waits for the answer
+        #expect(rft.isRunning, "rft must wait for its reward command")
+        kill(rft.processIdentifier, SIGTERM)
+        let end = Date().addingTimeInterval(10)
+        while rft.isRunning, Date() < end { usleep(10_000) }
+        if rft.isRunning {
+            kill(rft.processIdentifier, SIGKILL)
+            Issue.record("rft did not end on SIGTERM")
+        }
+        rft.waitUntilExit()
+        #expect(rft.terminationReason == .uncaughtSignal && rft.terminationStatus == SIGTERM,
+                "rft ended with status \(rft.terminationStatus) (\(rft.terminationReason == .exit ? "exit" : "signal"))")
         let gone = Date().addingTimeInterval(2)
         while !Self.hasEnded(pid), Date() < gone { usleep(10_000) }
-        #expect(Self.hasEnded(pid), "the reward command (pid \(pid)) outlived the process that started it")
+        #expect(Self.hasEnded(pid), "the reward command (pid \(pid)) outlived the rft that started it")
     }
 
     /// The pid in `path` (a line of digits), nil while it is missing or incomplete.

@@ -18,7 +18,7 @@ struct ConfigTests {
     /// Every command's keys map to distinct flags, every key has help, and TRL's names are there.
     @Test func schemasAreSoundAndUseTRLNames() {
         let types: [any Configuration.Type] = [TrainConfig.self, SFTRunConfig.self, PretrainConfig.self, DiagnoseConfig.self,
-                                               EvalConfig.self, SampleConfig.self]
+                                               EvalConfig.self, SampleConfig.self, ExportConfig.self]
         for type in types {
             let entries = ConfigSchema.entries(type)
             let flags = entries.map { ConfigSchema.flag(for: $0.key) }

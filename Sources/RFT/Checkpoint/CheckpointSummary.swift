@@ -1,4 +1,5 @@
 import Foundation
+import RFTModel
 
 /// What `rft inspect` prints about a checkpoint: the header in words (or as stored), the tensor
 /// table with sizes and compression.
@@ -17,11 +18,11 @@ public enum CheckpointSummary {
         var out: [String] = []
         func print(_ s: String) { out.append(s) }
         print("written by rft \(h.rftVersion) at \(h.createdAt)")
-        if let m = h.model {
-            print("model: GPT \(m.layers)L \(m.heads)H \(m.width)C, vocabulary \(m.vocabularySize), context \(m.contextLength), "
-                  + "mlp ×\(m.mlpRatio), \(m.tiedEmbeddings ? "tied" : "untied") embeddings")
+        if let m = h.model { print("model: \(m.summary)") }
+        if let t = h.tokenizer {
+            let decoded = (try? JSONEncoder().encode(t)).flatMap { try? JSONDecoder().decode(Tokenizer.self, from: $0) }
+            print("tokenizer: \(decoded?.summary ?? describe(t))")
         }
-        if let t = h.tokenizer { print("tokenizer: \(describe(t))") }
         switch h.trainer {
         case .sft(let s)?: print("trainer: sft, step \(s.step)")
         case .grpo(let s)?: print("trainer: grpo, step \(s.stepCount), \(s.tracker.records.count) inputs tracked")
@@ -44,14 +45,32 @@ public enum CheckpointSummary {
         return out
     }
 
+    /// What `rft inspect` prints about a Hugging Face folder or a GGUF file rft imports: the
+    /// architecture, the configuration and tokenizer in words, the stored tensors (at most `rows`
+    /// rows; 0: all).
+    public static func text(_ imported: PretrainedModel, rows: Int) -> String {
+        let c = imported.model.config
+        var lines = ["\(imported.format == "gguf" ? "GGUF file" : "Hugging Face folder") \(imported.path)",
+                     "architecture \(imported.modelType), \(c.parameterCount ?? 0) parameters (\(formatBytes(UInt64(c.weightBytes ?? 0))) as float32), \(imported.storedTensors.count) tensors stored",
+                     "", "model: \(c.summary)", "tokenizer: \(imported.tokenizer.summary)", ""]
+        let nameWidth = min(48, max(4, imported.storedTensors.map(\.name.count).max() ?? 4))
+        lines.append(pad("name", nameWidth) + "  " + pad("dtype", 6) + "  shape")
+        let shown = rows > 0 ? Array(imported.storedTensors.prefix(rows)) : imported.storedTensors
+        for t in shown { lines.append(pad(t.name, nameWidth) + "  " + pad(t.dtype, 6) + "  \(t.shape)") }
+        if shown.count < imported.storedTensors.count { lines.append("… \(imported.storedTensors.count - shown.count) more") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `s` padded with spaces to `n` characters (on the left when `left`).
+    static func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+        s.count >= n ? s : (left ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
+    }
+
     /// The tensor table with sizes and compression ratios.
     static func table(_ r: CheckpointReader, rows: Int) -> [String] {
         var out: [String] = []
         func print(_ s: String) { out.append(s) }
         let nameWidth = min(48, max(4, r.entries.map(\.name.count).max() ?? 4))
-        func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
-            s.count >= n ? s : (left ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
-        }
         print(pad("name", nameWidth) + "  dtype  " + pad("shape", 16) + pad("stored", 11, left: true) + pad("raw", 11, left: true)
               + pad("ratio", 7, left: true) + pad("frames", 7, left: true))
         let shown = rows > 0 ? Array(r.entries.prefix(rows)) : r.entries

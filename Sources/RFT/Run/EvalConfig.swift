@@ -52,13 +52,14 @@ public struct EvalConfig: Configuration {
                 throw ConfigError.invalid(key: "task", reason: "\(loaded.path) names no task; give a task or data")
             }
             let task = try TaskRegistry.task(named: name)
+            let command = reward.rewardCmd.isEmpty ? nil : try reward.make(task: task)  // else the task's partial credit
             let ranges = inputs.lengths.map { [("lengths \($0.text)", $0.range)] } ?? [("train lengths", task.trainLengths), ("test lengths", task.testLengths)]
             let splits = try ranges.map { label, range -> EvalSplit in
                 guard task.validLengths.contains(range.lowerBound), task.validLengths.contains(range.upperBound) else {
                     throw ConfigError.invalid(key: "lengths", reason: TaskError.invalidLengths(task: name, lengths: range, valid: task.validLengths).description)
                 }
                 return EvalSplit(name: label, lengths: try TaskEvaluation.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, task: task, lengths: range,
-                                                                                 examplesPerLength: evalExamples, seed: seed))
+                                                                                 examplesPerLength: evalExamples, seed: seed, reward: command))
             }
             return EvalReport(model: loaded.path, inputs: name, splits: splits, skipped: 0)
         }

@@ -4,7 +4,7 @@ import RFTTensor
 /// Everything `rft sample` runs with: the model, how many completions of each prompt, how
 /// they are sampled.
 public struct SampleConfig: Configuration {
-    /// The model (a .rftckpt file or a run folder; --model; default: the demo's).
+    /// The model (a .rftckpt file, a run folder, a Hugging Face folder or a GGUF file; --model; default: the demo's).
     public var modelNameOrPath: String?
     /// Completions per prompt.
     public var numGenerations = 1
@@ -28,7 +28,7 @@ public struct SampleConfig: Configuration {
 
     /// The help of each key.
     public static let help = [
-        "model_name_or_path": "the model: a .rftckpt file or a run folder (--model; default: the demo's)",
+        "model_name_or_path": "the model: a .rftckpt file, a run folder, a Hugging Face folder or a GGUF file (--model; default: the demo's)",
         "num_generations": "completions per prompt", "temperature": "temperature (0 = greedy)", "top_k": "top-k (0 = off)",
         "top_p": "top-p (1 = off)", "max_new_tokens": "most new tokens (default: up to the context)", "seed": "random seed",
         "raw": "send the prompt as is, without <bos> and <sep>", "threads": "threads",
@@ -42,24 +42,38 @@ public struct SampleConfig: Configuration {
         try ConfigRule.range("threads", threads, 1, 256)
     }
 
+    /// The completions of one prompt.
+    public struct Result: Codable, Sendable {
+        /// The prompt as given.
+        public var prompt: String
+        /// The token ids the model was given.
+        public var promptIDs: [Int]
+        /// The completions.
+        public var samples: [Sampled]
+
+        private enum CodingKeys: String, CodingKey { case prompt, promptIDs = "prompt_ids", samples }
+    }
+
     /// One sampled completion.
-    public struct Sampled: Sendable {
-        /// The text before `<eos>`.
+    public struct Sampled: Codable, Sendable {
+        /// The text before the stop token.
         public var completion: String
-        /// Its log-probability under the sampling distribution.
+        /// The generated ids, the stop token included when generation stopped at it.
+        public var tokenIDs: [Int]
+        /// Their log-probability under the sampling distribution (0 when greedy).
         public var logProb: Float
-        /// Tokens generated.
-        public var tokens: Int
         /// Why generation stopped.
         public var finishReason: String
         /// For a prompt of the model's task: whether the completion is the answer.
         public var correct: Bool?
         /// For a prompt of the model's task: the answer.
         public var answer: String?
+
+        private enum CodingKeys: String, CodingKey { case completion, tokenIDs = "token_ids", logProb, finishReason, correct, answer }
     }
 
     /// Samples `numGenerations` completions of every prompt (prompt i with seed + i).
-    public func sample(_ prompts: [String]) throws -> [(prompt: String, samples: [Sampled])] {
+    public func sample(_ prompts: [String]) throws -> [Result] {
         guard !prompts.isEmpty else { throw ConfigError.invalid(key: "prompt", reason: "no prompt: pass one, or pipe lines into stdin") }
         let loaded = try LoadedModel(path: try InputConfig(modelNameOrPath: modelNameOrPath).modelPath())
         let task = loaded.taskName.flatMap { try? TaskRegistry.task(named: $0) }
@@ -79,9 +93,9 @@ public struct SampleConfig: Configuration {
                 let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP,
                                               maxNewTokens: min(maxNewTokens ?? context, context - ids.count), stopTokens: loaded.tokenizer.stopTokens)
                 let out = try sampler.generate(Array(repeating: ids, count: numGenerations), options: options, seed: seed &+ UInt64(index))
-                return (text, out.map { g in
+                return Result(prompt: text, promptIDs: ids, samples: out.map { g in
                     let completion = loaded.tokenizer.completionText(g.tokens)
-                    return Sampled(completion: completion, logProb: g.logProbs.reduce(0, +), tokens: g.tokens.count,
+                    return Sampled(completion: completion, tokenIDs: g.tokens, logProb: g.logProbs.reduce(0, +),
                                    finishReason: g.finishReason.rawValue, correct: task.map { $0.verify(prompt: text, completion: completion) },
                                    answer: task?.answer(for: text))
                 })

@@ -9,16 +9,17 @@ public struct LengthAccuracy: Codable, Equatable, Sendable {
     public var count: Int
     /// Share answered exactly (greedy decoding).
     public var accuracy: Double
-    /// Mean reward: partial credit for a task, the run's reward for a dataset.
+    /// Mean reward: partial credit for a task (or its run's reward command), the run's reward for a dataset.
     public var reward: Double
 }
 
 /// Greedy evaluation of a model on a task, per length.
 public enum TaskEvaluation {
     /// Greedy-decodes `examplesPerLength` fresh instances of each length in `lengths` (drawn
-    /// from `seed`, so two calls score the same instances) and scores them.
+    /// from `seed`, so two calls score the same instances) and scores them: exact match, and
+    /// `reward` (the task's partial credit when nil).
     public static func evaluate(model: GPT, tokenizer: Tokenizer, task: any VerifiableTask, lengths: ClosedRange<Int>,
-                                examplesPerLength: Int, seed: UInt64) throws -> [LengthAccuracy] {
+                                examplesPerLength: Int, seed: UInt64, reward: (any RewardFunction)? = nil) throws -> [LengthAccuracy] {
         let sampler = Sampler(model: model)
         var out: [LengthAccuracy] = []
         for length in lengths {
@@ -28,12 +29,10 @@ public enum TaskEvaluation {
             let maxNew = min(task.maxReferenceLength(length) + 1, model.config.contextLength - (prompts.map(\.count).max() ?? 0))
             guard maxNew > 0 else { continue }  // longer than the context: nothing to score
             let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew, stopTokens: tokenizer.stopTokens), seed: 0)
-            var exact = 0.0, partial = 0.0
-            for (e, gen) in zip(examples, generations) {
-                let text = tokenizer.completionText(gen.tokens)
-                exact += TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: text)
-                partial += TaskReward.partialCredit.score(task: task, prompt: e.prompt, completion: text)
-            }
+            let texts = generations.map { tokenizer.completionText($0.tokens) }
+            let exact = zip(examples, texts).reduce(0.0) { $0 + TaskReward.exactMatch.score(task: task, prompt: $1.0.prompt, completion: $1.1) }
+            let partial = try reward.map { try $0.rewards(prompts: examples.map(\.prompt), completions: texts, examples: examples).reduce(0, +) }
+                ?? zip(examples, texts).reduce(0.0) { $0 + TaskReward.partialCredit.score(task: task, prompt: $1.0.prompt, completion: $1.1) }
             let n = Double(max(1, examples.count))
             out.append(LengthAccuracy(length: length, count: examples.count, accuracy: exact / n, reward: partial / n))
         }

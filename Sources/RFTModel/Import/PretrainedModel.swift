@@ -17,6 +17,20 @@ public struct PretrainedModel {
     public let path: String
     /// `hf` or `gguf`.
     public let format: String
+    /// transformers' `model_type` of its architecture: gpt2, llama or qwen2.
+    public let modelType: String
+    /// The tensors as the file stores them (names, dtypes, shapes), in file order.
+    public let storedTensors: [StoredTensor]
+
+    /// One tensor as a file stores it.
+    public struct StoredTensor: Sendable {
+        /// Its name in the file.
+        public let name: String
+        /// Its dtype as the format names it (`BF16`, `Q4_1`).
+        public let dtype: String
+        /// Its dimensions, outermost first.
+        public let shape: [Int]
+    }
 
     /// Whether `path` is something this type reads (a folder with config.json, or a GGUF file).
     public static func canRead(_ path: String) -> Bool {
@@ -49,13 +63,15 @@ public struct PretrainedModel {
         let weights = try SafetensorsShards(path: folder, limits: limits)
         let stored = weights.tensorNames.reduce(0) { $0 + (weights.info($1)?.elementCount ?? 0) }
         let model = try Self.allocate(config, storedElements: stored, path: folder)
+        let layout = HuggingFaceLayout(family: family, config: config)
         for (name, target) in model.namedParameters() {
-            let value = try Self.huggingFaceTensor(name, family: family, config: config, file: weights)
+            let value = try Self.huggingFaceTensor(name, shape: target.shape, layout: layout, file: weights)
             try Self.assign(value, to: target, name: name, path: folder)
         }
-        var bpe = try ByteLevelBPETokenizer(folder: folder)
-        if bpe.eosTokenID == nil { bpe.eosTokenID = json["eos_token_id"]?.int ?? json["eos_token_id"]?.array?.first?.int }
-        self.init(model: model, tokenizer: try Self.tokenizer(bpe, path: folder), path: folder, format: "hf")
+        let eos = json["eos_token_id"]?.int ?? json["eos_token_id"]?.array?.first?.int
+        let tokenizer = try Self.tokenizer(path: folder) { try Tokenizer(huggingFaceFolder: folder, eosFallback: eos) }
+        let storedTensors = weights.tensorNames.compactMap { n in weights.info(n).map { StoredTensor(name: n, dtype: $0.dtype.rawValue, shape: $0.shape) } }
+        self.init(model: model, tokenizer: tokenizer, path: folder, format: "hf", family: family, storedTensors: storedTensors)
     }
 
     /// The three decoders rft reads.
@@ -85,7 +101,7 @@ public struct PretrainedModel {
             let width = try int("n_embd")
             let context = try j["n_positions"]?.int ?? int("n_ctx")
             return GPTConfig(vocabularySize: vocabulary, contextLength: context, layers: try int("n_layer"),
-                             heads: try int("n_head"), width: width, mlpRatio: 4, tiedEmbeddings: true,
+                             heads: try int("n_head"), width: width, mlpRatio: 4, tiedEmbeddings: j["tie_word_embeddings"]?.bool ?? true,
                              layerNormEps: Float(j["layer_norm_epsilon"]?.double ?? 1e-5),
                              intermediateSize: j["n_inner"]?.int.flatMap { $0 == 4 * width ? nil : $0 })
         }
@@ -119,39 +135,26 @@ public struct PretrainedModel {
         return config
     }
 
-    /// The value of rft parameter `name` from a Hugging Face checkpoint.
-    static func huggingFaceTensor(_ name: String, family: Family, config: GPTConfig, file: SafetensorsShards) throws -> Tensor {
-        let parts = name.split(separator: ".").map(String.init)
-        func read(_ candidates: String...) throws -> Tensor {
-            for c in candidates where file.info(c) != nil { return try file.readTensor(c) }
-            throw ImportError.missingTensor(path: file.path, name: candidates[0])
-        }
-        if family == .gpt2 {
-            // Conv1D stores (in, out): rft's Linear weights are (out, in)
-            let hf = name.replacingOccurrences(of: ".qkv.", with: ".c_attn.").replacingOccurrences(of: "attn.proj.", with: "attn.c_proj.")
-                .replacingOccurrences(of: "mlp.fc.", with: "mlp.c_fc.").replacingOccurrences(of: "mlp.proj.", with: "mlp.c_proj.")
-            let t = try read("transformer." + hf, hf)
-            return name.hasSuffix(".weight") && parts.count == 5 && ["attn", "mlp"].contains(parts[2]) ? transposed(t) : t
-        }
-        switch parts.first {
-        case "wte"?: return try read("model.embed_tokens.weight")
-        case "ln_f"?: return try read("model.norm.weight")
-        case "lm_head"?: return try read("lm_head.weight")
-        case "h"? where parts.count >= 4:
-            let p = "model.layers.\(parts[1])."
-            let kind = parts.last!
-            switch (parts[2], parts[3]) {
-            case ("ln_1", _): return try read(p + "input_layernorm.weight")
-            case ("ln_2", _): return try read(p + "post_attention_layernorm.weight")
-            case ("attn", "qkv"): return try concatenatedRows([p + "self_attn.q_proj.", p + "self_attn.k_proj.", p + "self_attn.v_proj."].map { try read($0 + kind) })
-            case ("attn", "proj"): return try read(p + "self_attn.o_proj." + kind)
-            case ("mlp", "fc"): return try concatenatedRows([try read(p + "mlp.gate_proj." + kind), try read(p + "mlp.up_proj." + kind)])
-            case ("mlp", "proj"): return try read(p + "mlp.down_proj." + kind)
-            default: break
+    /// The value of rft parameter `name` (of `shape`) from a Hugging Face checkpoint: its parts
+    /// (see `HuggingFaceLayout`) read, each checked for its rows, transposed back where stored so,
+    /// and stacked.
+    static func huggingFaceTensor(_ name: String, shape: [Int], layout: HuggingFaceLayout, file: SafetensorsShards) throws -> Tensor {
+        guard let parts = layout.parts(name, shape: shape) else { throw ImportError.missingTensor(path: file.path, name: name) }
+        let tensors = try parts.map { part -> Tensor in
+            guard let stored = part.names.first(where: { file.info($0) != nil }) else {
+                throw ImportError.missingTensor(path: file.path, name: part.names[0])
             }
-        default: break
+            var t = try file.readTensor(stored)
+            if part.transposed {
+                guard t.shape.count == 2 else { throw ImportError.invalidShape(path: file.path, tensor: stored, reason: "a Conv1D weight is 2-D, the file has \(t.shape)") }
+                t = transposed(t)
+            }
+            guard t.shape.first == part.rows else {
+                throw ImportError.invalidShape(path: file.path, tensor: stored, reason: "rft needs \(part.rows) rows, the file has \(t.shape)")
+            }
+            return t
         }
-        throw ImportError.missingTensor(path: file.path, name: name)
+        return try concatenatedRows(tensors, path: file.path, name: name)
     }
 
     // MARK: - GGUF
@@ -165,7 +168,9 @@ public struct PretrainedModel {
         for (name, target) in model.namedParameters() {
             try Self.assign(try Self.ggufTensor(name, architecture: arch, config: config, file: file), to: target, name: name, path: file.path)
         }
-        self.init(model: model, tokenizer: try Self.tokenizer(try ByteLevelBPETokenizer(gguf: m), path: file.path), path: file.path, format: "gguf")
+        let tokenizer = try Self.tokenizer(path: file.path) { try Tokenizer(byteLevel: try ByteLevelBPETokenizer(gguf: m)) }
+        self.init(model: model, tokenizer: tokenizer, path: file.path, format: "gguf", family: arch == "gpt2" ? .gpt2 : arch == "qwen2" ? .qwen2 : .llama,
+                  storedTensors: file.tensors.map { StoredTensor(name: $0.name, dtype: String(describing: $0.type).uppercased(), shape: $0.shape) })
     }
 
     /// A GGUF file's GPTConfig from its `<arch>.*` keys.
@@ -215,15 +220,18 @@ public struct PretrainedModel {
             case ("attn", "qkv"):
                 if arch == "gpt2" { return try file.readTensor(b + "attn_qkv." + kind) }
                 var q = try file.readTensor(b + "attn_q." + kind), k = try file.readTensor(b + "attn_k." + kind)
+                for (t, rows, n) in [(q, config.attentionWidth, "attn_q"), (k, config.keyValueWidth, "attn_k")] where t.shape.first != rows {
+                    throw ImportError.invalidShape(path: file.path, tensor: b + n + "." + kind, reason: "rft needs \(rows) rows, the file has \(t.shape)")
+                }
                 if arch == "llama" {
                     q = rotateHalfRows(q, heads: config.heads, headSize: config.headSize)
                     k = rotateHalfRows(k, heads: config.kvHeads, headSize: config.headSize)
                 }
-                return try concatenatedRows([q, k, try file.readTensor(b + "attn_v." + kind)])
+                return try concatenatedRows([q, k, try file.readTensor(b + "attn_v." + kind)], path: file.path, name: name)
             case ("attn", "proj"): return try file.readTensor(b + "attn_output." + kind)
             case ("mlp", "fc"):
                 if arch == "gpt2" { return try file.readTensor(b + "ffn_up." + kind) }
-                return try concatenatedRows([try file.readTensor(b + "ffn_gate." + kind), try file.readTensor(b + "ffn_up." + kind)])
+                return try concatenatedRows([try file.readTensor(b + "ffn_gate." + kind), try file.readTensor(b + "ffn_up." + kind)], path: file.path, name: name)
             case ("mlp", "proj"): return try file.readTensor(b + "ffn_down." + kind)
             default: break
             }
@@ -250,11 +258,13 @@ public struct PretrainedModel {
 
     // MARK: - Shared
 
-    private init(model: GPT, tokenizer: Tokenizer, path: String, format: String) {
+    private init(model: GPT, tokenizer: Tokenizer, path: String, format: String, family: Family, storedTensors: [StoredTensor]) {
         self.model = model
         self.tokenizer = tokenizer
         self.path = path
         self.format = format
+        self.modelType = family.modelType
+        self.storedTensors = storedTensors
     }
 
     /// A GPT for `config`, after checking it is sound and the file holds its parameters (so an
@@ -275,16 +285,21 @@ public struct PretrainedModel {
         target.assign(value)
     }
 
-    /// The tokenizer, checked for an end-of-sequence token.
-    static func tokenizer(_ bpe: ByteLevelBPETokenizer, path: String) throws -> Tokenizer {
-        do { return try Tokenizer(byteLevel: bpe) } catch let e as TokenizerError {
+    /// The tokenizer `make` reads, a missing end-of-sequence token an `ImportError` naming `path`.
+    static func tokenizer(path: String, _ make: () throws -> Tokenizer) throws -> Tokenizer {
+        do { return try make() } catch let e as TokenizerError {
             throw ImportError.unsupportedModel(path: path, reason: e.description)
         }
     }
 
-    /// The rows of `parts` one after the other (all with the same row length).
-    static func concatenatedRows(_ parts: [Tensor]) throws -> Tensor {
+    /// The rows of `parts` one after the other; they must agree in every dimension but the first
+    /// (else a typed error naming parameter `name`).
+    static func concatenatedRows(_ parts: [Tensor], path: String, name: String) throws -> Tensor {
+        if parts.count == 1 { return parts[0] }
         let tail = Array(parts[0].shape.dropFirst())
+        for p in parts where Array(p.shape.dropFirst()) != tail || p.shape.isEmpty {
+            throw ImportError.invalidShape(path: path, tensor: name, reason: "its parts have shapes \(parts.map(\.shape)), which do not stack")
+        }
         let rows = parts.reduce(0) { $0 + $1.shape[0] }
         let out = Tensor(uninitialized: [rows] + tail)
         var offset = 0

@@ -35,7 +35,7 @@ public enum SafetensorsWriter {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            parts.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}")
+            parts.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { StrictJSON.quoted($0.key) + ":" + StrictJSON.quoted($0.value) }.joined(separator: ",") + "}")
         }
         var names = Set<String>()
         var offset = 0
@@ -43,7 +43,7 @@ public enum SafetensorsWriter {
             guard !name.isEmpty, name != "__metadata__" else { throw ImportError.invalidValue(path: path, reason: "tensor name \(name.debugDescription)") }
             guard names.insert(name).inserted else { throw ImportError.duplicateTensor(path: path, name: name) }
             let bytes = tensor.count * dtype.byteWidth
-            parts.append(jsonString(name) + ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[" + tensor.shape.map(String.init).joined(separator: ",")
+            parts.append(StrictJSON.quoted(name) + ":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[" + tensor.shape.map(String.init).joined(separator: ",")
                          + "],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
@@ -64,22 +64,5 @@ public enum SafetensorsWriter {
             }
         }
         return out
-    }
-
-    /// `s` as a JSON string literal.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }

@@ -87,4 +87,12 @@ import Testing
     @Test func sftKilledAnywhereEndsTheSame() throws {
         try killAndResume(Self.sft, command: "sft", count: 10)
     }
+
+    /// The same on a Hugging Face folder of the Llama family, with a dataset: the checkpoints
+    /// hold its configuration and BPE tokenizer, and the resume reads them from there.
+    @Test func trainOnAnImportedModelKilledAnywhereEndsTheSame() throws {
+        let data = makeTemporaryDirectory("kill-data") + "/data.jsonl"
+        ImportedModelTests.writeData(data)
+        try killAndResume({ ImportedModelTests.train(model: ImportedModelTests.fixtures + "llama", data: data, output: $0) }, command: "train-llama", count: 8)
+    }
 }
