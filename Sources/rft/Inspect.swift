@@ -16,6 +16,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runCommand {
+            try Processes.requireOne("inspect")
             guard let path = model ?? checkpoint else { throw ValidationError("name the checkpoint: rft inspect FILE (or --model FILE)") }
             let reader = try CheckpointReader(path: path)
             print(CheckpointSummary.text(reader, json: json, rows: rows))
