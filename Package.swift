@@ -37,7 +37,8 @@ let package = Package(
             dependencies: ["RFT", .target(name: "RFTMPI", condition: .when(traits: ["MPI"])),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
-            name: "rft-bench", dependencies: ["RFT", "RFTModel", "RFTTensor"],
+            name: "rft-bench",
+            dependencies: ["RFT", "RFTModel", "RFTTensor", .target(name: "RFTMPI", condition: .when(traits: ["MPI"]))],
             path: "benchmarks/Sources/rft-bench"),
         .testTarget(name: "RFTTensorTests", dependencies: ["RFTTensor", "CKernels"]),
         .testTarget(
