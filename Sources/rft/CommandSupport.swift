@@ -17,7 +17,7 @@ extension ConfiguredCommand {
     func configuration(switches: Set<String> = [], maxPositional: Int = 0) throws -> (config: Config, command: CommandLineArguments) {
         let command = try CommandLineArguments.parse(arguments, for: Config.self, switches: switches, maxPositional: maxPositional)
         let (config, warnings) = try command.resolve(Config.self)
-        for w in warnings { print("warning: \(w)") }
+        if Processes.group.rank == 0 { for w in warnings { print("warning: \(w)") } }
         return (config, command)
     }
 
@@ -30,21 +30,28 @@ extension ConfiguredCommand {
 extension ConfiguredCommand where Config: PipelineConfiguration {
     /// Plans and runs the pipeline of `Config` in its output folder (`--resume` continues a run
     /// there when `resumable`), printing its progress; returns the configuration, the pipeline,
-    /// the result and the folder.
-    func runPipeline(_ command: String, resumable: Bool = true) throws -> (config: Config, pipeline: Pipeline, result: PipelineResult, directory: RunDirectory) {
+    /// the result and the folder — on rank 0: under mpirun the other ranks run their share
+    /// silently, write nothing and return nil.
+    func runPipeline(_ command: String, resumable: Bool = true) throws -> (config: Config, pipeline: Pipeline, result: PipelineResult, directory: RunDirectory)? {
         let (config, line) = try configuration(switches: resumable ? ["resume"] : [])
         let (pipeline, notes) = try config.pipeline()
+        pipeline.group = Processes.group
+        guard pipeline.group.rank == 0 else {
+            _ = try pipeline.run(in: nil)
+            return nil
+        }
         let directory = try config.run.directory(for: command, resume: line.switches.contains("resume"))
         pipeline.observer = ConsoleReporter()
         notes.forEach { print("note: \($0)") }
-        print("rft \(command): \(pipeline.inputs.modelPath) on \(pipeline.inputs.label), output \(directory.path)")
+        let processes = pipeline.group.size > 1 ? " on \(pipeline.group.size) processes" : ""
+        print("rft \(command): \(pipeline.inputs.modelPath) on \(pipeline.inputs.label)\(processes), output \(directory.path)")
         return (config, pipeline, try pipeline.run(in: directory), directory)
     }
 }
 
 /// Runs `body` as a command: output line-buffered (progress reaches a log file as it is
 /// printed), a write past a size limit an error rather than SIGXFSZ, and every error printed as
-/// one line `error: what and where` with exit status 1.
+/// one line `error: what and where` with exit status 1 (under mpirun: ending the whole job).
 func runCommand(_ body: () throws -> Void) throws {
     setvbuf(stdout, nil, _IOLBF, 0)
     signal(SIGXFSZ, SIG_IGN)
@@ -52,10 +59,19 @@ func runCommand(_ body: () throws -> Void) throws {
     sigemptyset(&terminate)
     for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&terminate, s) }
     sigprocmask(SIG_UNBLOCK, &terminate, nil)
-    do { try body() } catch let e as ExitCode { throw e } catch {
+    do {
+        try Processes.start()
+        try body()
+    } catch let e as ExitCode {
+        Processes.finish()
+        throw e
+    } catch {
+        if Processes.group.size > 1 { Processes.fail(describe(error)) }
         FileHandle.standardError.write(Data("error: \(describe(error))\n".utf8))
+        Processes.finish()
         throw ExitCode(1)
     }
+    Processes.finish()
 }
 
 /// An error as one line: a library error's key becomes the flag that sets it.

@@ -15,7 +15,7 @@ struct Diagnose: ConfiguredCommand {
     func run() throws {
         try runCommand {
             let start = Date()
-            let (_, pipeline, result, directory) = try runPipeline("diagnose", resumable: false)
+            guard case let (_, pipeline, result, directory)? = try runPipeline("diagnose", resumable: false) else { return }
             guard let report = result.reports[.before] else { return }
             let s = report.summary
             if let f = s.rewardFlagged, let u = s.rewardUnflagged { print(String(format: "mean reward: flagged %.3f, not flagged %.3f", f, u)) }

@@ -14,6 +14,7 @@ struct Eval: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
+            try Processes.requireOne("eval")
             let (config, command) = try configuration(switches: ["json"])
             let report = try config.run()
             if command.switches.contains("json") {

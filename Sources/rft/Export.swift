@@ -13,6 +13,7 @@ struct Export: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
+            try Processes.requireOne("export")
             let (config, _) = try configuration()
             let report = try config.run()
             let total = report.files.reduce(0) { $0 + $1.bytes }

@@ -18,6 +18,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runCommand {
+            try Processes.requireOne("inspect")
             guard let path = model ?? checkpoint else { throw ValidationError("name the checkpoint: rft inspect FILE (or --model FILE)") }
             if PretrainedModel.canRead(path) {
                 let imported = try PretrainedModel(path: path)

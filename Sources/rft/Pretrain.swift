@@ -13,7 +13,7 @@ struct Pretrain: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
-            let (_, _, result, _) = try runPipeline("pretrain")
+            guard case let (_, _, result, _)? = try runPipeline("pretrain") else { return }
             print("checkpoint \(result.checkpoint ?? "-")")
         }
     }

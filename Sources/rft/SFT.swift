@@ -13,7 +13,7 @@ struct SFT: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
-            let (_, _, result, directory) = try runPipeline("sft")
+            guard case let (_, _, result, directory)? = try runPipeline("sft") else { return }
             print("metrics: \(directory.file("metrics.jsonl")); checkpoint \(result.checkpoint ?? "-")")
         }
     }

@@ -14,6 +14,7 @@ struct Sample: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
+            try Processes.requireOne("sample")
             let (config, command) = try configuration(switches: ["verbose", "json"], maxPositional: 1)
             var prompts = command.positional
             if prompts.isEmpty { while let line = readLine() { if !line.isEmpty { prompts.append(line) } } }

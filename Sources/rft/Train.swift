@@ -19,7 +19,7 @@ struct Train: ConfiguredCommand {
 
     func run() throws {
         try runCommand {
-            let (config, pipeline, result, directory) = try runPipeline("train")
+            guard case let (config, pipeline, result, directory)? = try runPipeline("train") else { return }
             let m = config.monitor
             print("\nreward-std table (\(pipeline.inputs.examples.count) inputs × \(m.numGenerations) samples at temperature \(m.temperature); flagged: std < \(config.criterion.threshold); stuck: flagged with mean reward < \(config.criterion.midpoint); greedy accuracy on \(pipeline.plan.heldOut.count) held-out inputs)")
             print(PipelinePhase.table(result.phases))

@@ -151,7 +151,7 @@ struct ConfigTests {
         #expect(message(["--loss-type", "grpoo"]).contains("expected one of grpo, bnpo, dr_grpo, dapo; did you mean grpo?"))
         #expect(message(["--reward-timeout", "0"]).hasPrefix("--reward-timeout: must be a number of seconds"))
         #expect(message(["--per-device-train-batch-size", "100"]).contains("multiple of num_generations"))
-        #expect(message(["--gradient-accumulation-steps", "4"]).contains("not supported by rft: rft takes one optimizer step per batch"))
+        #expect(message(["--steps-per-generation", "4"]).contains("not supported by rft: rft samples each step's completions at once"))
         #expect(message(["--sft-seed", "3"]).contains("not supported by rft: set from seed"))
         #expect(message(["positional"]) == "unexpected argument \"positional\"")
         let bad = temporaryFile("bad.yaml", "learning_rate: 1e-4\nsft:\n  max_stepz: 3\n")

@@ -35,7 +35,7 @@ public enum TRLKeys {
              "logging_nan_inf_filter", "log_level", "log_level_replica", "log_on_each_node", "log_completions",
              "num_completions_to_print", "wandb_log_unique_prompts", "run_name", "disable_tqdm", "include_tokens_per_second",
              "include_num_input_tokens_seen", "skip_memory_metrics")
-        skip("rft runs on one process and has no hub", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token",
+        skip("rft has no hub, and runs data-parallel under mpirun (docs/scaling.md)", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token",
              "hub_private_repo", "local_rank", "ddp_backend", "ddp_timeout", "ddp_find_unused_parameters", "ddp_bucket_cap_mb",
              "deepspeed", "fsdp", "fsdp_config", "dataloader_num_workers", "dataloader_pin_memory", "dataloader_drop_last",
              "dataloader_persistent_workers", "dataloader_prefetch_factor", "dataset_num_proc", "torch_compile",
@@ -50,8 +50,8 @@ public enum TRLKeys {
         skip("rft takes the SFT loss on the completion tokens only, always", "completion_only_loss")
         skip("rft runs max_steps steps (TRL too ignores num_train_epochs when max_steps is set)", "num_train_epochs")
         skip("a TRL script flag with no meaning here", "overwrite_output_dir", "do_train", "do_eval", "do_predict")
-        refuse("rft takes one optimizer step per batch: put the whole batch in per_device_train_batch_size",
-               "gradient_accumulation_steps", "steps_per_generation", "generation_batch_size")
+        refuse("rft samples each step's completions at once: set per_device_train_batch_size and gradient_accumulation_steps",
+               "steps_per_generation", "generation_batch_size")
         refuse("rft reads local JSONL files: use data", "dataset_name", "dataset_config", "dataset_train_split",
                "dataset_test_split", "dataset_text_field", "dataset_kwargs")
         refuse("rft does not truncate: a prompt longer than the model's context is an error of the data",

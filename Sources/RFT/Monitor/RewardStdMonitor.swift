@@ -17,7 +17,8 @@ import Foundation
 /// Sampled mode (the default) draws `numGenerations` completions per input, many inputs per
 /// `Sampler.generate` call; exact mode enumerates every completion of small models. Same seed,
 /// same inputs → same report, whatever `inputsPerBatch`, and whether or not a measurement was
-/// resumed from a partial one (input i's samples use generators derived from `seed` and i only).
+/// resumed from a partial one (input i's samples use generators derived from `seed` and i only) —
+/// and whatever the number of processes that share the inputs (`measure(…, group:)`).
 public struct RewardStdMonitor: Configuration {
     /// Completions sampled per input (K; TRL's `num_generations`). 16, because for a 0/1 reward
     /// an input with success probability p is wrongly flagged (all K samples equal) with
@@ -36,7 +37,8 @@ public struct RewardStdMonitor: Configuration {
     public var maxCompletionLength: Int?
     /// Seed from which every input's sampling generators are derived.
     public var seed: UInt64 = 0
-    /// Inputs whose K samples go into one `Sampler.generate` call (64 × 16 = 1,024 rows).
+    /// Inputs whose K samples go into one `Sampler.generate` call (64 × 16 = 1,024 rows); in a
+    /// group of processes, the inputs of one batch are split across them.
     public var inputsPerBatch: Int = 64
     /// Sampled (K samples) or exact (enumerate every completion; small models only).
     public var mode: RewardStdMode = .sampled
@@ -112,9 +114,12 @@ public struct RewardStdMonitor: Configuration {
     /// `checkedRewards`. `resuming` are rows already measured (a prefix of the inputs, e.g. from a
     /// checkpoint): measuring continues after them and gives the rows an uninterrupted
     /// measurement would. `onRows(rows)` is called with every row so far after each batch of
-    /// inputs (sampled mode) or each input (exact mode), and may throw to stop.
+    /// inputs (sampled mode) or each input (exact mode), and may throw to stop. In a `group` of
+    /// N processes each measures its share of every batch (exact mode: one input in N) and every
+    /// rank gets every row, so each calls `onRows` with the rows one process would have.
     public func measure(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], reward: any RewardFunction,
                         criterion: StuckCriterion = StuckCriterion(), resuming: [RewardStdRow] = [],
+                        group: any ProcessGroup = SingleProcessGroup(),
                         onRows: (([RewardStdRow]) throws -> Void)? = nil) throws -> RewardStdReport {
         do { try validate() } catch let e as ConfigError { throw RewardStdMonitorError.invalidConfiguration(e.description) }
         guard tokenizer.vocabularySize <= model.config.vocabularySize else {
@@ -130,8 +135,8 @@ public struct RewardStdMonitor: Configuration {
         let context = Measurement(model: model, tokenizer: tokenizer, examples: examples, prompts: prompts, reward: reward,
                                   criterion: criterion, options: options)
         switch mode {
-        case .sampled: try measureSampled(context, rows: &rows, onRows: onRows)
-        case .exact: try measureExact(context, rows: &rows, onRows: onRows)
+        case .sampled: try measureSampled(context, rows: &rows, processes: group, onRows: onRows)
+        case .exact: try measureExact(context, rows: &rows, processes: group, onRows: onRows)
         }
         return RewardStdReport(mode: mode, rows: rows, criterion: criterion)
     }
@@ -164,12 +169,16 @@ public struct RewardStdMonitor: Configuration {
 
     // MARK: - Modes
 
-    /// K samples per input, `inputsPerBatch` inputs (× K rows) per sampler call.
-    private func measureSampled(_ m: Measurement, rows: inout [RewardStdRow], onRows: (([RewardStdRow]) throws -> Void)?) throws {
+    /// K samples per input, `inputsPerBatch` inputs (× K rows) per batch, this process's share
+    /// of each batch in one sampler call.
+    private func measureSampled(_ m: Measurement, rows: inout [RewardStdRow], processes: any ProcessGroup,
+                                onRows: (([RewardStdRow]) throws -> Void)?) throws {
         let k = numGenerations, n = m.examples.count
         let sampler = Sampler(model: m.model)
         for start in stride(from: rows.count, to: n, by: inputsPerBatch) {
-            let range = start..<min(n, start + inputsPerBatch)
+            let batch = start..<min(n, start + inputsPerBatch), share = processes.shard(batch.count)
+            let range = (batch.lowerBound + share.lowerBound)..<(batch.lowerBound + share.upperBound)
+            var measured: [RewardStdRow] = []
             var generators = range.flatMap { Sampler.rowGenerators(seed: Self.inputSeed(seed: seed, index: $0), count: k) }
             let batchPrompts = range.flatMap { Array(repeating: m.prompts[$0], count: k) }
             let generations: [Generation]
@@ -192,40 +201,52 @@ public struct RewardStdMonitor: Configuration {
                     (row.gradNorm, row.boundTerm) = try sampledEvidence(model: m.model, prompt: m.prompts[i], completions: ys,
                                                                         rewards: r, input: inputLabel(i, m.examples[i]))
                 }
-                rows.append(row)
+                measured.append(row)
             }
+            rows += try processes.allGather(measured).joined()  // shares are contiguous, in rank order
             try onRows?(rows)
         }
     }
 
-    /// Every completion of every input, weighted by its exact probability.
-    private func measureExact(_ m: Measurement, rows: inout [RewardStdRow], onRows: (([RewardStdRow]) throws -> Void)?) throws {
-        for i in rows.count..<m.examples.count {
-            let label = inputLabel(i, m.examples[i])
-            let all = try GradientEvidence.enumerateCompletions(model: m.model, prompt: m.prompts[i], options: m.options,
-                                                                 cap: maxExactCompletions, input: label)
-            let r = try m.rewards(all.map { m.tokenizer.completionText($0.tokens) }, input: i)
-            let logTotal = Self.logSumExp(all.map(\.logProb))  // ≈ 0: the probabilities sum to 1 up to rounding
-            let p = all.map { exp($0.logProb - logTotal) }
-            let (mean, std) = RewardStatistics.meanAndStd(probabilities: p, values: r)
-            var row = m.row(i, mean: mean, std: std, interval: (mean, mean), samples: all.count)
-            if gradientEvidence {
-                guard all.count <= maxGradientCompletions else {
-                    throw RewardStdMonitorError.tooManyGradientCompletions(input: label, count: all.count, cap: maxGradientCompletions)
-                }
-                let ys = all.map(\.tokens)
-                // ∇V = Σ_y p(y)·(r(y) − V)·∇log p(y|x): one weighted backward pass
-                row.gradNorm = GradientEvidence.weightedGradientNorm(model: m.model, prompt: m.prompts[i], completions: ys,
-                                                                     weights: p.indices.map { p[$0] * (r[$0] - mean) },
-                                                                     temperature: temperature)
-                // √(Σ_y p(y)·‖∇log p(y|x)‖²): one backward pass per completion
-                let squares = GradientEvidence.gradientNormsSquared(model: m.model, prompt: m.prompts[i], completions: ys,
-                                                                    temperature: temperature)
-                row.boundTerm = zip(p, squares).reduce(0.0) { $0 + $1.0 * $1.1 }.squareRoot()
+    /// Every completion of every input, weighted by its exact probability; in a group of N
+    /// processes, N inputs at a time (rank r the r-th).
+    private func measureExact(_ m: Measurement, rows: inout [RewardStdRow], processes: any ProcessGroup,
+                              onRows: (([RewardStdRow]) throws -> Void)?) throws {
+        for start in stride(from: rows.count, to: m.examples.count, by: processes.size) {
+            let i = start + processes.rank
+            let measured = i < m.examples.count ? [try exactRow(m, input: i)] : []
+            for row in try processes.allGather(measured).joined() {
+                rows.append(row)
+                try onRows?(rows)
             }
-            rows.append(row)
-            try onRows?(rows)
         }
+    }
+
+    /// The row of input `i` from every one of its completions.
+    private func exactRow(_ m: Measurement, input i: Int) throws -> RewardStdRow {
+        let label = inputLabel(i, m.examples[i])
+        let all = try GradientEvidence.enumerateCompletions(model: m.model, prompt: m.prompts[i], options: m.options,
+                                                             cap: maxExactCompletions, input: label)
+        let r = try m.rewards(all.map { m.tokenizer.completionText($0.tokens) }, input: i)
+        let logTotal = Self.logSumExp(all.map(\.logProb))  // ≈ 0: the probabilities sum to 1 up to rounding
+        let p = all.map { exp($0.logProb - logTotal) }
+        let (mean, std) = RewardStatistics.meanAndStd(probabilities: p, values: r)
+        var row = m.row(i, mean: mean, std: std, interval: (mean, mean), samples: all.count)
+        if gradientEvidence {
+            guard all.count <= maxGradientCompletions else {
+                throw RewardStdMonitorError.tooManyGradientCompletions(input: label, count: all.count, cap: maxGradientCompletions)
+            }
+            let ys = all.map(\.tokens)
+            // ∇V = Σ_y p(y)·(r(y) − V)·∇log p(y|x): one weighted backward pass
+            row.gradNorm = GradientEvidence.weightedGradientNorm(model: m.model, prompt: m.prompts[i], completions: ys,
+                                                                 weights: p.indices.map { p[$0] * (r[$0] - mean) },
+                                                                 temperature: temperature)
+            // √(Σ_y p(y)·‖∇log p(y|x)‖²): one backward pass per completion
+            let squares = GradientEvidence.gradientNormsSquared(model: m.model, prompt: m.prompts[i], completions: ys,
+                                                                temperature: temperature)
+            row.boundTerm = zip(p, squares).reduce(0.0) { $0 + $1.0 * $1.1 }.squareRoot()
+        }
+        return row
     }
 
     /// Sampled gradient evidence from K completions y_i with rewards r_i: the norm of the

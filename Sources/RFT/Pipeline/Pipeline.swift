@@ -10,6 +10,10 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case inputsChanged(path: String)
     /// The checkpoint to resume holds no run state.
     case notARun(path: String)
+    /// A resume on another number of processes (the batch of a step is per process).
+    case worldSizeChanged(path: String, saved: Int, now: Int)
+    /// A rank loaded other inputs or another starting model than rank 0.
+    case ranksDiffer(rank: Int)
 
     /// One line naming what and where.
     public var description: String {
@@ -19,6 +23,10 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
         case .inputsChanged(let p):
             return "\(p) was written for other inputs or another starting model; resuming would mix two runs: use the same ones, or start a new --output"
         case .notARun(let p): return "\(p) holds no run state to resume (written by another command, or by rft before format 2)"
+        case .worldSizeChanged(let p, let saved, let now):
+            return "\(p) was written by a run on \(saved) process\(saved == 1 ? "" : "es"), this one has \(now); each process takes per_device_train_batch_size, so the steps would differ: resume with \(saved == 1 ? "one process (no mpirun)" : "mpirun -np \(saved)"), or start a new --output"
+        case .ranksDiffer(let r):
+            return "rank \(r) loaded other inputs or another starting model than rank 0: every process must read the same files (the same paths on every host)"
         }
     }
 }
@@ -28,6 +36,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
 /// `rft diagnose`. The library owns the run: it checkpoints in every stage (every `save_steps`
 /// trainer steps or diagnosis batches, and at each stage's end) and resumes inside the stage it
 /// was killed in, ending bit-identical to an uninterrupted run (same seed, same thread count).
+/// Under `mpirun -np N` (`group`) every process runs the pipeline: the trainers and diagnoses
+/// split their work across the ranks, and rank 0 alone writes the run's files.
 public final class Pipeline {
     /// The stages and their settings.
     public let plan: PipelinePlan
@@ -37,6 +47,8 @@ public final class Pipeline {
     public let reward: any RewardFunction
     /// Told about every step, diagnosis and checkpoint.
     public var observer: PipelineObserver?
+    /// The processes the run is split across (rank 0 writes the files).
+    public var group: any ProcessGroup = SingleProcessGroup()
 
     private var state: PipelineState
     private var directory: RunDirectory?
@@ -56,7 +68,8 @@ public final class Pipeline {
     }
 
     /// Runs the remaining stages — all of them, or, in a folder that holds a killed run's
-    /// checkpoints, from its newest valid one on. Without a folder nothing is written.
+    /// checkpoints, from its newest valid one on. Without a folder nothing is written. In a group
+    /// of N processes rank 0 passes the folder, the others nil: they take up rank 0's checkpoint.
     public func run(in directory: RunDirectory? = nil) throws -> PipelineResult {
         try BLAS.withThreads(plan.threads) {
             do { return try runStages(directory) } catch {
@@ -71,12 +84,13 @@ public final class Pipeline {
     private func runStages(_ directory: RunDirectory?) throws -> PipelineResult {
         self.directory = directory
         state.settings = plan.settings
+        state.worldSize = group.size > 1 ? group.size : nil
         state.inputsDigest = digest()
+        if let differing = try group.allGather(Array(state.inputsDigest.utf8)).firstIndex(where: { $0 != Array(state.inputsDigest.utf8) }) {
+            throw PipelineError.ranksDiffer(rank: differing)
+        }
+        if let latest = try latestCheckpoint() { try resume(from: latest.checkpoint, path: latest.path) }
         if let directory {
-            if let latest = try directory.manager.latest() {
-                for skipped in latest.skipped { observer?.note("skipping damaged checkpoint: \(skipped)") }
-                try resume(from: latest.checkpoint, path: latest.path)
-            }
             metrics = try directory.openMetrics(keeping: state.metricsBytes)
             timings = try directory.openTimings(keepingThrough: state.position)
             if let yaml = plan.configYAML { try directory.write(yaml, to: "config.yaml") }
@@ -97,9 +111,24 @@ public final class Pipeline {
         return result
     }
 
+    /// The newest valid checkpoint of the folder, if any: rank 0 finds it, and in a group of N
+    /// it hands the file's bytes to the other ranks, which need no access to the folder.
+    private func latestCheckpoint() throws -> (path: String, checkpoint: Checkpoint)? {
+        let latest = try directory?.manager.latest()
+        for skipped in latest?.skipped ?? [] { observer?.note("skipping damaged checkpoint: \(skipped)") }
+        guard group.size > 1 else { return latest.map { ($0.path, $0.checkpoint) } }
+        let path = String(decoding: try group.broadcast(Array((latest?.path ?? "").utf8), from: 0), as: UTF8.self)
+        let bytes = try group.broadcast(try latest.map { try RegularFile.read($0.path, limit: CheckpointLimits.default.maxTotalBytes) } ?? [], from: 0)
+        if let latest { return (latest.path, latest.checkpoint) }
+        return bytes.isEmpty ? nil : (path, try Checkpoint.load(bytes: bytes, path: path))
+    }
+
     /// Takes up the run `checkpoint` holds: its state, its weights; refuses other settings or inputs.
     private func resume(from checkpoint: Checkpoint, path: String) throws {
         guard let saved = checkpoint.header.pipeline else { throw PipelineError.notARun(path: path) }
+        guard (saved.worldSize ?? 1) == group.size else {
+            throw PipelineError.worldSizeChanged(path: path, saved: saved.worldSize ?? 1, now: group.size)
+        }
         let changed = Set(saved.settings.keys).union(plan.settings.keys).sorted()
             .filter { saved.settings[$0] != plan.settings[$0] && !plan.mayChange.contains($0) }
         guard changed.isEmpty else {
@@ -109,6 +138,7 @@ public final class Pipeline {
         try checkpoint.restore(into: inputs.model, path: path)
         state = saved
         state.settings = plan.settings
+        state.worldSize = saved.worldSize
         resumed = checkpoint
         lastCheckpoint = path
         observer?.resumed(from: path, stage: saved.stage, position: saved.position)
@@ -142,7 +172,7 @@ public final class Pipeline {
     private func measure(_ stage: PipelineStage, trainer: (any Trainer)? = nil) throws -> RewardStdReport {
         let report = try withoutGradients {
             try plan.monitor.measure(model: inputs.model, tokenizer: inputs.tokenizer, examples: inputs.examples, reward: reward,
-                                     criterion: plan.criterion, resuming: state.partialRows) { [self] rows in
+                                     criterion: plan.criterion, resuming: state.partialRows, group: group) { [self] rows in
                 KillPoints.reach("diagnosis batch measured")
                 state.partialRows = rows
                 state.position += 1
@@ -167,13 +197,13 @@ public final class Pipeline {
             state.sftSubset = subset
             source = .fixed(subset.map { inputs.examples[$0] })
         }
-        let trainer = try SFTTrainer(model: inputs.model, tokenizer: inputs.tokenizer, config: plan.sft, source: source)
+        let trainer = try SFTTrainer(model: inputs.model, tokenizer: inputs.tokenizer, config: plan.sft, source: source, group: group)
         let auto: (level: Double, every: Int)?
         if case .curriculum = plan.sftSource, case .auto(let level, let every) = plan.warmup { auto = (level, max(1, every)) } else { auto = nil }
         if auto != nil && state.auto == nil { state.auto = AutoWarmupState() }
         try restoreTrainer(trainer)
         let maxSteps = plan.sft.training.maxSteps
-        observer?.stageStarted(.sft, detail: "\(state.sftSubset.map { "\($0.count) inputs (\($0.filter { initialRow($0)?.stuck == true }.count) of them stuck)" } ?? "training") for \(maxSteps) steps of \(plan.sft.training.perDeviceTrainBatchSize), lr \(plan.sft.training.learningRate)")
+        observer?.stageStarted(.sft, detail: "\(state.sftSubset.map { "\($0.count) inputs (\($0.filter { initialRow($0)?.stuck == true }.count) of them stuck)" } ?? "training") for \(maxSteps) steps of \(plan.sft.training.perDeviceTrainBatchSize * plan.sft.training.gradientAccumulationSteps * group.size)\(processes), lr \(plan.sft.training.learningRate)")
         while trainer.stepCount < maxSteps || state.auto?.checking == true {
             if state.auto?.checking != true {
                 let m = try trainer.step()
@@ -212,10 +242,10 @@ public final class Pipeline {
     /// the end the per-input report of every input RFT sampled.
     private func runRFT() throws {
         let trainer = try GRPOTrainer(model: inputs.model, tokenizer: inputs.tokenizer, config: plan.grpo, reward: reward,
-                                      source: .fixed(inputs.examples), criterion: plan.criterion)
+                                      source: .fixed(inputs.examples), criterion: plan.criterion, group: group)
         try restoreTrainer(trainer)
         let maxSteps = plan.grpo.training.maxSteps
-        observer?.stageStarted(.rft, detail: "\(maxSteps) steps of \(plan.grpo.promptsPerStep) prompts × \(plan.grpo.numGenerations), \(plan.grpo.advantageEstimator.rawValue), loss \(plan.grpo.loss.lossType.rawValue), lr \(plan.grpo.training.learningRate)")
+        observer?.stageStarted(.rft, detail: "\(maxSteps) steps of \(plan.grpo.promptsPerStep * plan.grpo.training.gradientAccumulationSteps * group.size) prompts × \(plan.grpo.numGenerations)\(processes), \(plan.grpo.advantageEstimator.rawValue), loss \(plan.grpo.loss.lossType.rawValue), lr \(plan.grpo.training.learningRate)")
         while trainer.stepCount < maxSteps {
             let m = try trainer.step()
             try logged(m, stage: .rft, maxSteps: maxSteps)
@@ -229,6 +259,9 @@ public final class Pipeline {
     }
 
     // MARK: - Pieces
+
+    /// " on N processes" in a group, else nothing (for the stages' first lines).
+    private var processes: String { group.size > 1 ? " on \(group.size) processes" : "" }
 
     /// The trainer of a stage resumed mid-stage takes up the checkpoint's state (and the
     /// automatic warm-up its best weights).

@@ -58,6 +58,8 @@ public struct PipelineState: Codable, Equatable, Sendable {
     public var settings: [String: String] = [:]
     /// A digest of the inputs and the starting weights (a resume on others is refused).
     public var inputsDigest = ""
+    /// Processes of a data-parallel run (nil: one; a resume on another number is refused).
+    public var worldSize: Int?
 
     /// A state at the start of `stage`.
     public init(stage: PipelineStage?) { self.stage = stage }

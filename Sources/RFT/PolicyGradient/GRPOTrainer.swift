@@ -43,6 +43,8 @@ public struct GRPOStepMetrics: TrainerMetrics, Equatable {
     public var tokensPerSecond: Double
     /// Seconds spent sampling, scoring and updating.
     public var generationSeconds, scoringSeconds, updateSeconds: Double
+    /// Of the update, seconds spent summing the gradients over the processes (0 on one process).
+    public var allReduceSeconds: Double
 }
 
 /// The trainer's mutable state apart from the weights, the AdamW state and the frozen reference:
@@ -68,13 +70,21 @@ public struct GRPOTrainerState: Codable, Equatable, Sendable {
 }
 
 /// K completions of each of a batch of prompts, grouped prompt by prompt, with their rewards.
+/// The groups are cut into the step's micro-batches in order; each process samples the groups
+/// of its micro-batches and holds their completions, while every process has the rewards and
+/// lengths of all of them.
 struct RolloutBatch {
     /// The prompts' examples (P).
     var examples: [TaskExample] = []
     /// The encoded prompts (P).
     var prompts: [[Int]] = []
-    /// Completion tokens, EOS included when sampled (P·K, group g at g·K..<(g+1)·K).
+    /// Completion tokens, EOS included when sampled (P·K, group g at g·K..<(g+1)·K; empty for
+    /// the groups another process sampled).
     var completions: [[Int]] = []
+    /// The micro-batch of the step each group belongs to (P).
+    var microBatch: [Int] = []
+    /// Every completion's length in tokens (P·K; empty before scoring).
+    var lengths: [Int] = []
     /// One reward per completion (P·K; empty before scoring).
     var rewards: [Double] = []
     /// Completions per prompt (K).
@@ -91,9 +101,29 @@ struct RolloutBatch {
         for g in groups {
             examples.append(other.examples[g])
             prompts.append(other.prompts[g])
+            microBatch.append(other.microBatch[g])
             completions += other.completions[(g * k)..<((g + 1) * k)]
+            lengths += other.lengths[(g * k)..<((g + 1) * k)]
             rewards += other.rewards[(g * k)..<((g + 1) * k)]
         }
+    }
+}
+
+/// One micro-batch of an update: completions of its groups (those with tokens), as rows of the
+/// step's batch, with the sampling policy's and the reference's log-probs when needed.
+struct PolicyMicroBatch {
+    /// Rows (completion indices) of the batch.
+    let rows: [Int]
+    /// Each row's prompt and completion.
+    let prompts: [[Int]], completions: [[Int]]
+    /// π_old's and the reference's log-probs of the completion tokens, when computed.
+    var old: [Float]?, reference: [Float]?
+
+    /// Rows `rows` of `batch`.
+    init(rows: [Int], of batch: RolloutBatch) {
+        self.rows = rows
+        prompts = rows.map { batch.prompts[$0 / batch.groupSize] }
+        completions = rows.map { batch.completions[$0] }
     }
 }
 
@@ -103,13 +133,20 @@ struct UpdateResult {
     var statistics = PolicyLossStatistics(clipFraction: 0, kl: 0, meanRatio: 1)
     var entropy: Float = 0
     var gradNorm: Float = 0
+    var allReduceSeconds = 0.0
 }
 
 /// Reinforcement finetuning with sampled completions (TRL's GRPOTrainer): rollouts of K
 /// completions per prompt, rewards, advantages (REINFORCE, RLOO, GRPO with any
 /// `scale_rewards`), then the clipped policy loss with an optional KL to a frozen copy of the
 /// starting model and an entropy bonus; optionally DAPO's dynamic sampling; live per-input
-/// reward-std tracking by the run's `StuckCriterion`.
+/// reward-std tracking by the run's `StuckCriterion`. A step draws the prompts of
+/// `per_device_train_batch_size` × `gradient_accumulation_steps` × N processes (`group`) and
+/// cuts their groups into micro-batches in order; rank r samples, scores and trains on the r-th
+/// run of `gradient_accumulation_steps` of them (whole groups: group statistics stay exact),
+/// every rank gets every reward (advantages, dynamic sampling and the metrics see all groups),
+/// the loss is normalised by the whole step, and the gradients are summed in micro-batch order
+/// before the same AdamW step on every rank.
 public final class GRPOTrainer: Trainer {
     /// The policy being trained.
     public let model: GPT
@@ -136,12 +173,15 @@ public final class GRPOTrainer: Trainer {
     public var tracker: RewardStdTracker
     /// Steps taken.
     public private(set) var stepCount = 0
+    /// The processes the prompts of a step are split across.
+    public let group: any ProcessGroup
 
-    /// A trainer for `model` on prompts from `source`. Throws when the settings are invalid, or
-    /// when no completion length is set and `source` cannot tell one.
+    /// A trainer for `model` on prompts from `source` (split across `group`). Throws when the
+    /// settings are invalid, or when no completion length is set and `source` cannot tell one.
     public init(model: GPT, tokenizer: Tokenizer, config: GRPOConfig, reward: any RewardFunction, source: ExampleSource,
-                criterion: StuckCriterion = StuckCriterion()) throws {
+                criterion: StuckCriterion = StuckCriterion(), group: any ProcessGroup = SingleProcessGroup()) throws {
         try config.validate()
+        self.group = group
         guard let length = config.maxCompletionLength ?? source.defaultCompletionLength(tokenizer: tokenizer) else {
             throw ConfigError.invalid(key: "max_completion_length", reason: "set it: the prompts come from code, so no reference length is known")
         }
@@ -215,46 +255,65 @@ public final class GRPOTrainer: Trainer {
                        generationSeconds: time.generation, scoringSeconds: time.scoring, updateSeconds: updateSeconds)
     }
 
-    /// Samples and scores batches of `promptsPerStep` prompts: one batch, or under dynamic
-    /// sampling as many as it takes (at most `maxSamplingTries`) to collect `promptsPerStep`
-    /// groups whose rewards are not all equal. → every batch sampled, and the groups to train on.
+    /// Samples and scores batches of the step's prompts (`promptsPerStep` per process): one
+    /// batch, or under dynamic sampling as many as it takes (at most `maxSamplingTries`) to
+    /// collect that many groups whose rewards are not all equal. → every batch sampled, and the
+    /// groups to train on.
     func collectGroups(time: inout (generation: Double, scoring: Double)) throws -> (sampled: [RolloutBatch], training: RolloutBatch) {
         var sampled: [RolloutBatch] = []
         var training = RolloutBatch(groupSize: config.numGenerations)
+        let prompts = config.promptsPerStep * config.training.gradientAccumulationSteps * group.size
         repeat {
             let t0 = ContinuousClock.now
-            var batch = try rollout(promptCount: config.promptsPerStep)
+            var batch = try rollout(promptCount: prompts)
             let t1 = ContinuousClock.now
-            batch.rewards = try score(batch)
+            try score(&batch)
             time.generation += (t1 - t0).seconds
             time.scoring += (ContinuousClock.now - t1).seconds
             let informative = (0..<batch.groupCount).filter { !config.dynamicSampling || !batch.group($0).allEqual }
-            training.append(groups: informative.prefix(config.promptsPerStep - training.groupCount), of: batch)
+            training.append(groups: informative.prefix(prompts - training.groupCount), of: batch)
             sampled.append(batch)
-        } while config.dynamicSampling && training.groupCount < config.promptsPerStep && sampled.count < config.maxSamplingTries
+        } while config.dynamicSampling && training.groupCount < prompts && sampled.count < config.maxSamplingTries
         return (sampled, training)
     }
 
-    /// Draws `promptCount` prompts and samples K completions of each (rewards left empty).
+    /// The micro-batches of a step this process computes.
+    private var ownMicroBatches: Range<Int> { group.microBatches(config.training.gradientAccumulationSteps) }
+
+    /// Draws `promptCount` prompts and samples K completions of the groups of this process's
+    /// micro-batches (row i draws from row generator i of the whole batch, so a completion does
+    /// not depend on how the step is split). Rewards and lengths are left empty.
     func rollout(promptCount: Int) throws -> RolloutBatch {
-        let k = config.numGenerations
+        let k = config.numGenerations, parts = config.training.gradientAccumulationSteps * group.size
         let examples = source.draw(promptCount, using: &generator)
         let encoded = try examples.map { try tokenizer.encodePrompt($0.prompt) }
         let options = SamplingOptions(temperature: config.temperature, topK: config.topK, topP: config.topP,
                                       maxNewTokens: maxCompletionLength, stopTokens: tokenizer.stopTokens)
         let seed = generator.next()
-        let generations = try Sampler(model: model).generate(encoded.flatMap { Array(repeating: $0, count: k) },
-                                                             options: options, seed: seed)
-        return RolloutBatch(examples: examples, prompts: encoded, completions: generations.map(\.tokens), groupSize: k)
+        var microBatch = [Int](repeating: 0, count: promptCount)
+        for part in 0..<parts { for g in shardRange(promptCount, part: part, of: parts) { microBatch[g] = part } }
+        let own = ownMicroBatches
+        let mine = shardRange(promptCount, part: own.lowerBound, of: parts).lowerBound..<shardRange(promptCount, part: own.upperBound - 1, of: parts).upperBound
+        let rows = (mine.lowerBound * k)..<(mine.upperBound * k)
+        var generators = Array(Sampler.rowGenerators(seed: seed, count: promptCount * k)[rows])
+        let generations = try Sampler(model: model).generate(mine.flatMap { Array(repeating: encoded[$0], count: k) },
+                                                             options: options, generators: &generators)
+        var completions = [[Int]](repeating: [], count: promptCount * k)
+        completions.replaceSubrange(rows, with: generations.map(\.tokens))
+        return RolloutBatch(examples: examples, prompts: encoded, completions: completions, microBatch: microBatch, groupSize: k)
     }
 
-    /// The reward of every completion of `batch` (text up to EOS), checked (`checkedRewards`).
-    func score(_ batch: RolloutBatch) throws -> [Double] {
-        let k = batch.groupSize
-        let texts = batch.completions.map { tokenizer.completionText($0) }
-        let repeated = batch.examples.flatMap { Array(repeating: $0, count: k) }
-        return try reward.checkedRewards(prompts: repeated.map(\.prompt), completions: texts, examples: repeated,
-                                         range: tracker.criterion.rewardRange)
+    /// The reward (text up to EOS, checked by `checkedRewards`) and the length of every
+    /// completion of `batch`: each process scores the groups it sampled, then they swap them.
+    func score(_ batch: inout RolloutBatch) throws {
+        let k = batch.groupSize, own = ownMicroBatches
+        let rows = batch.completions.indices.filter { own.contains(batch.microBatch[$0 / k]) }
+        let texts = rows.map { tokenizer.completionText(batch.completions[$0]) }
+        let examples = rows.map { batch.examples[$0 / k] }
+        let rewards = try reward.checkedRewards(prompts: examples.map(\.prompt), completions: texts, examples: examples,
+                                                range: tracker.criterion.rewardRange)
+        batch.rewards = try group.allGather(rewards)  // shares are contiguous, in rank order
+        batch.lengths = try group.allGather(rows.map { Double(batch.completions[$0].count) }).map { Int($0) }
     }
 
     /// Advantages for `batch`, then `numIterations` optimisation passes of the policy loss
@@ -265,25 +324,39 @@ public final class GRPOTrainer: Trainer {
         guard batch.groupCount > 0 else { return result }
         let k = batch.groupSize
         let adv = try advantages.advantages(rewards: batch.rewards, groupSize: k).map(Float.init)
-        // completions with no tokens carry no loss
-        let kept = batch.completions.indices.filter { !batch.completions[$0].isEmpty }
-        guard !kept.isEmpty else { return result }
-        let prompts = kept.map { batch.prompts[$0 / k] }, completions = kept.map { batch.completions[$0] }
-        let old = config.numIterations > 1
-            ? withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() } : nil
-        let ref = reference.map { r in withoutGradients { r.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
+        // completions with no tokens carry no loss; the loss is normalised by the whole step's
+        let whole = PolicyLossNormalizer(lengths: batch.lengths.filter { $0 > 0 })
+        guard whole.completions > 0 else { return result }
+        // this process's micro-batches: the completions with tokens of their groups
+        var parts = ownMicroBatches.map { m in
+            PolicyMicroBatch(rows: batch.completions.indices.filter { batch.microBatch[$0 / k] == m && !batch.completions[$0].isEmpty },
+                             of: batch)
+        }.filter { !$0.rows.isEmpty }
+        for i in parts.indices {
+            let (prompts, completions) = (parts[i].prompts, parts[i].completions)
+            if config.numIterations > 1 { parts[i].old = withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
+            parts[i].reference = reference.map { r in withoutGradients { r.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
+        }
         for iteration in 0..<config.numIterations {
             optimizer.zeroGrad()
-            let (lp, entropy) = model.completionLogProbsAndEntropy(prompts: prompts, completions: completions)
-            let (loss, stats) = policyGradientLoss(
-                logProbs: lp, sequenceLengths: completions.map(\.count), advantages: kept.map { adv[$0] },
-                oldLogProbs: old, referenceLogProbs: ref, entropy: entropy, config: config.loss,
-                maxCompletionLength: maxCompletionLength)
+            var gradients = GradientAccumulation(model.parameters()), sums: PolicyLossSums?
+            for part in parts {
+                let (lp, entropy) = model.completionLogProbsAndEntropy(prompts: part.prompts, completions: part.completions)
+                let (loss, stats) = policyGradientLoss(
+                    logProbs: lp, sequenceLengths: part.completions.map(\.count), advantages: part.rows.map { adv[$0] },
+                    oldLogProbs: part.old, referenceLogProbs: part.reference, entropy: entropy, config: config.loss,
+                    maxCompletionLength: maxCompletionLength, normalizer: whole)
+                sums = sums.map { $0 + stats.sums } ?? stats.sums
+                loss.backward()
+                gradients.add()
+            }
+            gradients.finish()
+            let stats = PolicyLossStatistics(PolicyLossSums(values: try group.allReduce((sums ?? PolicyLossSums()).values)))  // the step's
             result.statistics = stats
-            result.loss = loss.item()
+            result.loss = Float(stats.sums.loss)
             if iteration == 0 { result.entropy = stats.entropy }
             guard result.loss.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the policy loss") }
-            loss.backward()
+            result.allReduceSeconds += try group.allReduceGradients(model.parameters())
             result.gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
             guard result.gradNorm.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the gradient norm") }
             optimizer.step()
@@ -296,7 +369,7 @@ public final class GRPOTrainer: Trainer {
                          generationSeconds: Double, scoringSeconds: Double, updateSeconds: Double) -> GRPOStepMetrics {
         let groups = sampled.flatMap { b in (0..<b.groupCount).map { b.group($0) } }
         let rewards = sampled.flatMap(\.rewards)
-        let tokens = sampled.reduce(0) { $0 + $1.completions.reduce(0) { $0 + $1.count } }
+        let tokens = sampled.reduce(0) { $0 + $1.lengths.reduce(0, +) }
         let g = Double(groups.count)
         return GRPOStepMetrics(
             step: stepCount, loss: Double(update.loss), reward: rewards.reduce(0, +) / Double(rewards.count),
@@ -309,6 +382,7 @@ public final class GRPOTrainer: Trainer {
             clipFraction: Double(update.statistics.clipFraction),
             numSamplingTries: sampled.count, fracGroupsKept: Double(trainedGroups) / g,
             tokensPerSecond: generationSeconds > 0 ? Double(tokens) / generationSeconds : 0,
-            generationSeconds: generationSeconds, scoringSeconds: scoringSeconds, updateSeconds: updateSeconds)
+            generationSeconds: generationSeconds, scoringSeconds: scoringSeconds, updateSeconds: updateSeconds,
+            allReduceSeconds: update.allReduceSeconds)
     }
 }

@@ -91,6 +91,68 @@ public struct PolicyLossStatistics: Equatable, Sendable {
     public var meanRatio: Float
     /// Mean per-token entropy over all completion tokens (0 without entropies).
     public var entropy: Float = 0
+    /// The loss and the sums these means come from.
+    public var sums = PolicyLossSums()
+
+    /// The means of `sums` (per token; the defaults when there are no tokens).
+    public init(_ sums: PolicyLossSums) {
+        let n = sums.tokens
+        clipFraction = n > 0 ? Float(sums.clipped) / Float(n) : 0
+        kl = n > 0 ? Float(sums.kl / n) : 0
+        meanRatio = n > 0 ? Float(sums.ratio / n) : 1
+        entropy = n > 0 ? Float(sums.entropy / n) : 0
+        self.sums = sums
+    }
+
+    /// Statistics from their values.
+    public init(clipFraction: Float, kl: Float, meanRatio: Float, entropy: Float = 0) {
+        self.clipFraction = clipFraction
+        self.kl = kl
+        self.meanRatio = meanRatio
+        self.entropy = entropy
+    }
+}
+
+/// The loss and the per-token sums behind `PolicyLossStatistics`: they add up over the shares
+/// of a batch that several processes computed (`values` and `init(values:)` for the all-reduce).
+public struct PolicyLossSums: Equatable, Sendable {
+    /// The loss (normalised by the whole batch's `PolicyLossNormalizer`).
+    public var loss: Double = 0
+    /// Tokens, clipped tokens, and the sums of the KL estimates, ratios and entropies.
+    public var tokens: Double = 0, clipped: Double = 0, kl: Double = 0, ratio: Double = 0, entropy: Double = 0
+
+    /// No tokens.
+    public init() {}
+
+    /// The sums in a fixed order.
+    public var values: [Double] { [loss, tokens, clipped, kl, ratio, entropy] }
+
+    /// Sums from `values` (as `values` lists them).
+    public init(values v: [Double]) { (loss, tokens, clipped, kl, ratio, entropy) = (v[0], v[1], v[2], v[3], v[4], v[5]) }
+
+    /// The sums of two shares of a batch, field by field (`a`'s first).
+    public static func + (a: PolicyLossSums, b: PolicyLossSums) -> PolicyLossSums {
+        PolicyLossSums(values: zip(a.values, b.values).map { $0 + $1 })
+    }
+}
+
+/// What the token losses of a batch are normalised by (`LossType`): the batch's completion
+/// tokens, completions with tokens, and completions — the whole batch's when processes share
+/// it, so that each share's loss is its part of the whole batch's.
+public struct PolicyLossNormalizer: Equatable, Sendable {
+    /// Completion tokens of the batch (`bnpo`, `dapo`).
+    public var tokens: Int
+    /// Completions with at least one token (`grpo`).
+    public var completions: Int
+    /// Completions (`dr_grpo`, times the longest completion length).
+    public var sequences: Int
+
+    /// The normaliser of completions of `lengths` tokens.
+    public init(lengths: [Int]) {
+        tokens = lengths.reduce(0, +)
+        completions = lengths.filter { $0 > 0 }.count
+        sequences = lengths.count
+    }
 }
 
 /// The clipped policy-gradient loss over the completion tokens of a batch (TRL's GRPO loss), a
@@ -102,10 +164,13 @@ public struct PolicyLossStatistics: Equatable, Sendable {
 /// completion; `oldLogProbs` (N) are the sampling policy's; `referenceLogProbs` (N) the frozen
 /// reference's (needed when beta > 0); `entropy` (N) the policy's per-token entropy (needed when
 /// `config.entropyCoefficient` ≠ 0, then differentiated too; otherwise only averaged for
-/// logging); `maxCompletionLength` is `dr_grpo`'s normaliser (default: the longest completion).
+/// logging); `maxCompletionLength` is `dr_grpo`'s normaliser (default: the longest completion);
+/// `normalizer` counts the whole batch's tokens and completions when this is one process's share
+/// of it (default: these). The statistics' `sums` add up over the shares.
 public func policyGradientLoss(
     logProbs: Tensor, sequenceLengths: [Int], advantages: [Float], oldLogProbs: [Float]? = nil,
-    referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig, maxCompletionLength: Int? = nil
+    referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig, maxCompletionLength: Int? = nil,
+    normalizer: PolicyLossNormalizer? = nil
 ) -> (loss: Tensor, statistics: PolicyLossStatistics) {
     let n = logProbs.count
     precondition(sequenceLengths.reduce(0, +) == n && sequenceLengths.count == advantages.count,
@@ -121,7 +186,8 @@ public func policyGradientLoss(
     var weight = [Float](repeating: 0, count: n), dLoss = [Float](repeating: 0, count: n)
     var loss: Double = 0, klSum: Double = 0, ratioSum: Double = 0
     var clipped = 0, t = 0
-    let completions = max(1, sequenceLengths.filter { $0 > 0 }.count)
+    let whole = normalizer ?? PolicyLossNormalizer(lengths: sequenceLengths)
+    let completions = max(1, whole.completions), tokens = whole.tokens
     let longest = max(1, maxCompletionLength ?? sequenceLengths.max() ?? 1)
     for (s, length) in sequenceLengths.enumerated() {
         let a = advantages[s]
@@ -129,8 +195,8 @@ public func policyGradientLoss(
             let lp = logProbs.data[t]
             switch config.lossType {
             case .grpo: weight[t] = 1 / Float(length * completions)
-            case .bnpo, .dapo: weight[t] = 1 / Float(n)
-            case .drGRPO: weight[t] = 1 / Float(sequenceLengths.count * longest)
+            case .bnpo, .dapo: weight[t] = 1 / Float(tokens)
+            case .drGRPO: weight[t] = 1 / Float(whole.sequences * longest)
             }
             let ratio = oldLogProbs.map { expf(lp - $0[t]) } ?? 1
             let clippedRatio = min(max(ratio, 1 - config.epsilon), 1 + config.epsilon)
@@ -160,9 +226,9 @@ public func policyGradientLoss(
         }
     }
     let out = Tensor(scalar: Float(loss))
-    let statistics = PolicyLossStatistics(
-        clipFraction: n > 0 ? Float(clipped) / Float(n) : 0, kl: n > 0 ? Float(klSum / Double(n)) : 0,
-        meanRatio: n > 0 ? Float(ratioSum / Double(n)) : 1, entropy: n > 0 ? Float(entropySum / Double(n)) : 0)
+    var sums = PolicyLossSums()
+    (sums.loss, sums.tokens, sums.clipped, sums.kl, sums.ratio, sums.entropy) = (loss, Double(n), Double(clipped), klSum, ratioSum, entropySum)
+    let statistics = PolicyLossStatistics(sums)
     let coefficient = config.entropyCoefficient
     return (out.recorded(from: [logProbs] + (bonus.map { [$0] } ?? [])) { g in
         let gv = g.data[0]

@@ -131,9 +131,9 @@ public struct TrainConfig: PipelineConfiguration {
         let completion = max(plan.monitor.completionLength(for: loaded.examples, tokenizer: loaded.tokenizer),
                              grpo.maxCompletionLength ?? ExampleSource.fixed(loaded.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)!)
         let length = min(c.contextLength, prompt + completion)
-        let rows = grpo.training.perDeviceTrainBatchSize
+        let rows = grpo.training.perDeviceTrainBatchSize  // a micro-batch; a process samples all of its micro-batches at once
         try MemoryBudget.check(MemoryBudget.training(c, copies: grpo.loss.beta > 0 ? 5 : 4) + MemoryBudget.step(c, rows: rows, length: length)
-                               + MemoryBudget.sampling(c, rows: rows, length: length),
+                               + MemoryBudget.sampling(c, rows: rows * grpo.training.gradientAccumulationSteps, length: length),
                                for: "an RFT step of \(rows) completions", key: "per_device_train_batch_size")
         let sftRows = sft.trainer.training.perDeviceTrainBatchSize
         try MemoryBudget.check(MemoryBudget.training(c) + MemoryBudget.step(c, rows: sftRows, length: length),

@@ -39,6 +39,8 @@ public struct SFTStepMetrics: TrainerMetrics, Equatable {
     public var tokensPerSecond: Double
     /// Seconds the step took.
     public var seconds: Double
+    /// Of which summing the gradients over the processes (0 on one process).
+    public var allReduceSeconds: Double
 }
 
 /// The mutable state of an SFT run besides weights and optimizer: enough to resume exactly.
@@ -57,7 +59,11 @@ public struct SFTTrainerState: Codable, Equatable, Sendable {
 
 /// Supervised finetuning by teacher forcing: the loss is the cross-entropy of the reference
 /// completion and `<eos>` only; prompt and padding positions are masked out. Pretraining is the
-/// same trainer on a fresh model and a task's generator.
+/// same trainer on a fresh model and a task's generator. A step draws
+/// `per_device_train_batch_size` × `gradient_accumulation_steps` × N sequences (N processes in
+/// `group`) and cuts them into micro-batches in order; rank r computes the r-th run of
+/// `gradient_accumulation_steps` of them, and the gradients are summed in micro-batch order
+/// before the same AdamW step on every rank.
 public final class SFTTrainer: Trainer {
     /// The model being trained.
     public let model: GPT
@@ -71,10 +77,14 @@ public final class SFTTrainer: Trainer {
     public let source: ExampleSource
     /// Steps taken and the batch generator.
     public var trainerState: SFTTrainerState
+    /// The processes the batch is split across.
+    public let group: any ProcessGroup
 
-    /// A trainer for `model` on `source`; throws when the settings are invalid.
-    public init(model: GPT, tokenizer: Tokenizer, config: SFTConfig = SFTConfig(), source: ExampleSource) throws {
+    /// A trainer for `model` on `source` (split across `group`); throws when the settings are invalid.
+    public init(model: GPT, tokenizer: Tokenizer, config: SFTConfig = SFTConfig(), source: ExampleSource,
+                group: any ProcessGroup = SingleProcessGroup()) throws {
         try config.validate()
+        self.group = group
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
@@ -100,23 +110,37 @@ public final class SFTTrainer: Trainer {
     /// example has no reference or the loss or gradient is not finite.
     public func step() throws -> SFTStepMetrics {
         let start = Date()
-        let batch = try TaskBatch(source.draw(config.training.perDeviceTrainBatchSize, using: &trainerState.generator), tokenizer: tokenizer)
+        let accumulation = config.training.gradientAccumulationSteps, parts = accumulation * group.size
+        let drawn = source.draw(config.training.perDeviceTrainBatchSize * parts, using: &trainerState.generator)
+        let batches = try group.microBatches(accumulation).map {
+            try TaskBatch(Array(drawn[shardRange(drawn.count, part: $0, of: parts)]), tokenizer: tokenizer)
+        }
+        let tokens = batches.map { $0.targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
+        let counts = try group.allReduce([Double(tokens.reduce(0, +)), Double(batches.reduce(0) { $0 + $1.batch * $1.length })])
         optimizer.learningRate = config.training.schedule.learningRate(base: config.training.learningRate, step: trainerState.step)
         optimizer.zeroGrad()
-        let logits = model(batch.inputs, batch: batch.batch, length: batch.length)  // (B, T, V)
-        let loss = crossEntropy(logits, targets: batch.targets)                    // mean over unmasked targets
-        let value = loss.item()
+        var gradients = GradientAccumulation(model.parameters()), sum: Double?
+        for (batch, n) in zip(batches, tokens) {
+            let logits = model(batch.inputs, batch: batch.batch, length: batch.length)  // (B, T, V)
+            // the mean over the micro-batch's unmasked targets, weighted by its share of the step's (1 for one micro-batch)
+            let loss = crossEntropy(logits, targets: batch.targets) * (counts[0] > 0 ? Float(n) / Float(counts[0]) : 0)
+            let value = Double(loss.item())
+            sum = sum.map { $0 + value } ?? value
+            loss.backward()
+            gradients.add()
+        }
+        gradients.finish()
+        let value = Float(try group.allReduce([sum ?? 0])[0])
         guard value.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT loss") }
-        loss.backward()
+        let allReduceSeconds = try group.allReduceGradients(model.parameters())
         let gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
         guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT gradient norm") }
         optimizer.step()
         trainerState.step += 1
         let seconds = Date().timeIntervalSince(start)
         return SFTStepMetrics(step: trainerState.step, loss: Double(value), gradNorm: Double(gradNorm),
-                              learningRate: Double(optimizer.learningRate),
-                              numTokens: batch.targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) },
-                              tokensPerSecond: Double(batch.batch * batch.length) / max(seconds, 1e-9), seconds: seconds)
+                              learningRate: Double(optimizer.learningRate), numTokens: Int(counts[0]),
+                              tokensPerSecond: counts[1] / max(seconds, 1e-9), seconds: seconds, allReduceSeconds: allReduceSeconds)
     }
 
     /// Mean completion-token cross-entropy of `examples` (no gradient), in batches of the run's batch size.

@@ -7,8 +7,12 @@ import RFTTensor
 public struct TrainingArguments: Configuration {
     /// Optimizer steps of the run.
     public var maxSteps = 100
-    /// Sequences per step (SFT), or completions per step (GRPO: prompts × `num_generations`).
+    /// Sequences per step (SFT), or completions per step (GRPO: prompts × `num_generations`) —
+    /// per micro-batch and per process (under mpirun), as TRL's name says.
     public var perDeviceTrainBatchSize = 8
+    /// Micro-batches of `perDeviceTrainBatchSize` whose gradients are summed into one optimizer
+    /// step: a step takes per_device × this × processes sequences (or completions).
+    public var gradientAccumulationSteps = 1
     /// Peak AdamW learning rate.
     public var learningRate: Float = 5e-5
     /// AdamW's decoupled weight decay.
@@ -37,7 +41,8 @@ public struct TrainingArguments: Configuration {
 
     /// The help of each key.
     public static let help = [
-        "max_steps": "optimizer steps", "per_device_train_batch_size": "sequences (SFT) or completions (GRPO) per step",
+        "max_steps": "optimizer steps", "per_device_train_batch_size": "sequences (SFT) or completions (GRPO) per step, micro-batch and process",
+        "gradient_accumulation_steps": "micro-batches per optimizer step (their gradients are summed)",
         "learning_rate": "peak AdamW learning rate", "weight_decay": "AdamW decoupled weight decay",
         "adam_beta1": "AdamW β₁", "adam_beta2": "AdamW β₂", "adam_epsilon": "AdamW ε",
         "max_grad_norm": "clip the global gradient norm to this", "lr_scheduler_type": "learning-rate schedule",
@@ -61,6 +66,7 @@ public struct TrainingArguments: Configuration {
     public func validate() throws {
         try ConfigRule.range("max_steps", maxSteps, 0, 1 << 30)
         try ConfigRule.range("per_device_train_batch_size", perDeviceTrainBatchSize, 1, 1 << 24)
+        try ConfigRule.range("gradient_accumulation_steps", gradientAccumulationSteps, 1, 1 << 16)
         try ConfigRule.positive("learning_rate", learningRate)
         try ConfigRule.finite("weight_decay", weightDecay, 0)
         try ConfigRule.finite("adam_beta1", adamBeta1, 0, 0.999_999)

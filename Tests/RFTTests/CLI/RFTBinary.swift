@@ -38,15 +38,19 @@ enum RFTBinary {
     }
 
     /// Runs `rft arguments` (through `/bin/sh -c` with `shellPrefix`, e.g. `ulimit -f 40;`, when
-    /// given), with `environment` added and the shipped checkpoints' folder as the working directory.
+    /// given; or the command line `launcher(binary)`, such as `mpirun -np 2 binary …`, instead),
+    /// with `environment` added and the shipped checkpoints' folder as the working directory.
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, shellPrefix: String? = nil,
-                    timeout: Double = 120) throws -> Result {
+                    timeout: Double = 120, launcher: ((String) -> [String])? = nil) throws -> Result {
         let folder = makeTemporaryDirectory("cli-io")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let out = folder + "/out", err = folder + "/err", input = folder + "/in"
         FileManager.default.createFile(atPath: input, contents: Data((stdin ?? "").utf8))
         let p = Process()
-        if let shellPrefix {
+        if let command = launcher?(path) {
+            p.executableURL = URL(fileURLWithPath: command[0])
+            p.arguments = Array(command.dropFirst())
+        } else if let shellPrefix {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", shellPrefix + " exec \"$0\" \"$@\"", path] + arguments
         } else {
@@ -62,7 +66,12 @@ enum RFTBinary {
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(5_000) }
         let timedOut = p.isRunning
-        if timedOut { kill(p.processIdentifier, SIGKILL) }
+        if timedOut && launcher != nil {  // a launcher is asked first, so that it stops the processes it started
+            kill(p.processIdentifier, SIGTERM)
+            let grace = Date().addingTimeInterval(10)
+            while p.isRunning && Date() < grace { usleep(5_000) }
+        }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
                       stdout: String(decoding: readBytes(out), as: UTF8.self), stderr: String(decoding: readBytes(err), as: UTF8.self))

@@ -128,7 +128,8 @@ case "sample": sampleBench(args.dropFirst().first ?? "tiny", repeats: option("--
 case "sgemm": sgemmPeak(n: option("--size") ?? 2048)
 case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 case "rft-step": rftStepBench(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
+case "allreduce": allReduceBench(elements: option("--elements") ?? 1 << 20, repeats: option("--repeats") ?? 10)
 default:
-    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2|smollm2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W]")
+    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2|smollm2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W] | allreduce [--elements E] [--repeats R] (under mpirun)")
     exit(2)
 }

@@ -1,0 +1,35 @@
+import RFTTensor
+
+/// The gradient of a step as the sum of its micro-batches' gradients, each computed from zero
+/// and added in micro-batch order (((g₀ + g₁) + g₂) + …) — the order in which
+/// `ProcessGroup.allReduce` adds ranks, so that A micro-batches on one process and one on each
+/// of A processes give the same bits. With one micro-batch the gradients stay as computed.
+struct GradientAccumulation {
+    /// The parameters whose gradients are summed.
+    let parameters: [Tensor]
+    /// The sums so far (nil: no micro-batch gave that parameter a gradient yet).
+    private var sums: [Tensor?]
+
+    /// No micro-batch yet.
+    init(_ parameters: [Tensor]) {
+        self.parameters = parameters
+        sums = Array(repeating: nil, count: parameters.count)
+    }
+
+    /// Adds the gradients of the micro-batch just computed and leaves the parameters without
+    /// any, for the next one.
+    mutating func add() {
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            p.grad = nil
+            guard let sum = sums[i] else { sums[i] = g; continue }
+            let s = sum.data, x = g.data
+            for j in 0..<g.count { s[j] += x[j] }
+        }
+    }
+
+    /// Makes the sums the parameters' gradients.
+    func finish() {
+        for (p, sum) in zip(parameters, sums) { p.grad = sum }
+    }
+}
