@@ -14,9 +14,9 @@ public final class CausalSelfAttention: Module {
     /// The rotary table queries and keys are rotated with, or nil for learned positions.
     public let rotary: RotaryEmbedding?
 
-    /// Attention for `config`; `proj` uses the residual-scaled init.
-    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, residualStd: Float, using g: inout RandomGenerator) {
-        qkv = Linear(config.width, config.qkvWidth, bias: config.qkvBias, using: &g)
+    /// Attention for `config`: `qkv` ~ N(0, std²), `proj` with the residual-scaled std.
+    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, std: Float = 0.02, residualStd: Float, using g: inout RandomGenerator) {
+        qkv = Linear(config.width, config.qkvWidth, bias: config.qkvBias, std: std, using: &g)
         proj = Linear(config.attentionWidth, config.width, bias: config.attentionOutputBias, std: residualStd, using: &g)
         heads = config.heads
         kvHeads = config.kvHeads
@@ -47,11 +47,11 @@ public final class MLP: Module {
     /// GELU or SwiGLU.
     public let activation: MLPActivation
 
-    /// An MLP for `config`.
-    public init(_ config: GPTConfig, residualStd: Float, using g: inout RandomGenerator) {
+    /// An MLP for `config`: `fc` ~ N(0, std²), `proj` with the residual-scaled std.
+    public init(_ config: GPTConfig, std: Float = 0.02, residualStd: Float, using g: inout RandomGenerator) {
         let hidden = config.mlpHiddenSize
         activation = config.activation
-        fc = Linear(config.width, activation == .swiglu ? 2 * hidden : hidden, bias: config.mlpBias, using: &g)
+        fc = Linear(config.width, activation == .swiglu ? 2 * hidden : hidden, bias: config.mlpBias, std: std, using: &g)
         proj = Linear(hidden, config.width, bias: config.mlpBias, std: residualStd, using: &g)
     }
 
@@ -75,14 +75,14 @@ public final class Block: Module {
     /// Feed-forward.
     public let mlp: MLP
 
-    /// A block for `config`.
-    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, using g: inout RandomGenerator) {
+    /// A block for `config`, its matrices ~ N(0, std²) (0: zeros, for weights about to be loaded).
+    public init(_ config: GPTConfig, rotary: RotaryEmbedding?, std: Float = 0.02, using g: inout RandomGenerator) {
         // GPT-2: residual projections get std 0.02/√(2·layers) so the stream's variance stays O(1)
-        let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
+        let residualStd = std / Float(2 * config.layers).squareRoot()
         ln1 = makeNorm(config)
-        attn = CausalSelfAttention(config, rotary: rotary, residualStd: residualStd, using: &g)
+        attn = CausalSelfAttention(config, rotary: rotary, std: std, residualStd: residualStd, using: &g)
         ln2 = makeNorm(config)
-        mlp = MLP(config, residualStd: residualStd, using: &g)
+        mlp = MLP(config, std: std, residualStd: residualStd, using: &g)
     }
 
     /// ln_1, attn, ln_2, mlp (GPT-2's names, for every family).
@@ -151,15 +151,19 @@ public final class GPT: Module {
     /// Output projection (V, C) when embeddings are not tied.
     public let lmHead: Linear?
 
-    /// A model for `config` with GPT-2 initialisation drawn from a generator seeded with `seed`.
-    public init(_ config: GPTConfig, seed: UInt64 = 0) {
+    /// A model for `config` with GPT-2 initialisation drawn from a generator seeded with `seed`:
+    /// matrices ~ N(0, initializerRange²) (Hugging Face's `initializer_range`), residual
+    /// projections scaled by 1/√(2·layers). `initializerRange` 0 leaves every matrix zero and
+    /// draws nothing: what a loader uses before it copies the stored weights in.
+    public init(_ config: GPTConfig, seed: UInt64 = 0, initializerRange: Float = 0.02) {
         precondition(config.validationError() == nil, config.validationError() ?? "")
         var g = RandomGenerator(seed: seed)
         self.config = config
-        wte = Embedding(config.vocabularySize, config.width, using: &g)
+        let std = initializerRange
+        wte = Embedding(config.vocabularySize, config.width, std: std, using: &g)
         switch config.positionEncoding {
         case .learned:
-            wpe = Embedding(config.contextLength, config.width, using: &g)
+            wpe = Embedding(config.contextLength, config.width, std: std, using: &g)
             rotary = nil
         case .rotary:
             wpe = nil
@@ -167,9 +171,9 @@ public final class GPT: Module {
                                      positions: config.contextLength)
         }
         let rotary = self.rotary
-        blocks = (0..<config.layers).map { _ in Block(config, rotary: rotary, using: &g) }
+        blocks = (0..<config.layers).map { _ in Block(config, rotary: rotary, std: std, using: &g) }
         lnF = makeNorm(config)
-        lmHead = config.tiedEmbeddings ? nil : Linear(config.width, config.vocabularySize, bias: false, using: &g)
+        lmHead = config.tiedEmbeddings ? nil : Linear(config.width, config.vocabularySize, bias: false, std: std, using: &g)
     }
 
     /// wte, wpe (learned positions), h.0 … h.{L−1}, ln_f, and lm_head when untied.

@@ -63,6 +63,7 @@ public final class Tensor: @unchecked Sendable {
     public static func randomNormal(
         _ shape: [Int], std: Float = 1, using generator: inout RandomGenerator
     ) -> Tensor {
+        guard std != 0 else { return Tensor(zeros: shape) }  // zeros, drawing nothing (weights about to be loaded)
         let t = Tensor(uninitialized: shape)
         for i in 0..<t.count { t.data[i] = generator.nextNormal() * std }
         return t

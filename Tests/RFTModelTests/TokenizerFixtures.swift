@@ -1,18 +1,5 @@
 import Foundation
 
-/// Where `scripts/fetch-models` keeps the real vocabularies and weights the tests read.
-enum ModelCache {
-    /// `${RFT_CACHE:-$HOME/.cache/rft}`.
-    static let directory = ProcessInfo.processInfo.environment["RFT_CACHE"]
-        ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/rft")
-    /// GPT-2's BPE ranks.
-    static let tiktoken = directory + "/gpt2.tiktoken"
-    /// SmolLM2-135M-Instruct quantized to Q4_1.
-    static let smolLM2 = directory + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-    /// True when `path` exists (else the test that needs it is skipped: run scripts/fetch-models).
-    static func has(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-}
-
 /// The battery and Hugging Face's answers, written by scripts/make-tokenizer-fixtures.py.
 struct TokenizerFixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer")

@@ -119,7 +119,7 @@ extension Checkpoint {
         guard let needed = config.parameterCount, needed <= 2 * stored + (1 << 20) else {
             throw CheckpointError.incompatible(path: path, reason: "model config needs more parameters than the checkpoint holds")
         }
-        let model = GPT(config)
+        let model = GPT(config, initializerRange: 0)  // every parameter is restored: nothing to draw
         try restore(into: model, path: path)
         return model
     }

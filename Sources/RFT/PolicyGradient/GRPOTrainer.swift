@@ -196,7 +196,7 @@ public final class GRPOTrainer: Trainer {
         generator = RandomGenerator(seed: config.training.seed)
         tracker = RewardStdTracker(criterion: criterion)
         if config.loss.beta > 0 {  // a frozen copy of the starting weights
-            let ref = GPT(model.config)
+            let ref = GPT(model.config, initializerRange: 0)  // every parameter assigned below
             for ((_, r), (_, p)) in zip(ref.namedParameters(), model.namedParameters()) { r.assign(p); r.requiresGrad = false }
             reference = ref
         } else {

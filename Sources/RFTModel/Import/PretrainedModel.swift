@@ -274,7 +274,7 @@ public struct PretrainedModel {
         guard let needed = config.parameterCount, needed <= storedElements + (1 << 20) else {
             throw ImportError.unsupportedModel(path: path, reason: "the configuration needs more parameters than the file holds")
         }
-        return GPT(config)
+        return GPT(config, initializerRange: 0)
     }
 
     /// Copies `value` into `target` after checking the shape.
