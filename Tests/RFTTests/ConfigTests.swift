@@ -89,6 +89,16 @@ struct ConfigTests {
         #expect(warnings[0].contains("\(path):14: bf16 ignored: rft computes in float32"), "\(warnings)")
     }
 
+    /// `none` on the command line is null for an optional key, and the value `none` for a key
+    /// that has one (`--scale-rewards none`).
+    @Test func noneIsAValueWhereAKeyHasOne() throws {
+        let (train, _) = try Self.resolve(TrainConfig.self, ["--scale-rewards", "none", "--max-completion-length", "none"])
+        #expect(train.grpo.scaleRewards == ScaleRewards.none && train.grpo.maxCompletionLength == nil)
+        #expect(throws: ConfigError.badValue(key: "scale_rewards", value: "null", expected: "a value is required", source: .flag("--scale-rewards"))) {
+            try Self.resolve(TrainConfig.self, ["--scale-rewards", "null"])
+        }
+    }
+
     /// The same configuration written as JSON, with nested objects.
     @Test func jsonFilesWithSections() throws {
         let path = temporaryFile("c.json", #"{"learning_rate": 0.001, "dynamic_sampling": true, "sft": {"max_steps": 3}, "reward_cmd": ["python3", "r.py"]}"#)
