@@ -90,12 +90,14 @@ struct ConfigTests {
     }
 
     /// `none` on the command line is null for an optional key, and the value `none` for a key
-    /// that has one (`--scale-rewards none`).
+    /// that has one (`--scale-rewards none`, `--chat-template none`).
     @Test func noneIsAValueWhereAKeyHasOne() throws {
-        let (train, _) = try Self.resolve(TrainConfig.self, ["--scale-rewards", "none", "--max-completion-length", "none"])
-        #expect(train.grpo.scaleRewards == ScaleRewards.none && train.grpo.maxCompletionLength == nil)
-        #expect(throws: ConfigError.badValue(key: "scale_rewards", value: "null", expected: "a value is required", source: .flag("--scale-rewards"))) {
-            try Self.resolve(TrainConfig.self, ["--scale-rewards", "null"])
+        let (train, _) = try Self.resolve(TrainConfig.self, ["--scale-rewards", "none", "--chat-template", "none", "--max-completion-length", "none"])
+        #expect(train.grpo.scaleRewards == ScaleRewards.none && train.inputs.chatTemplate == ChatTemplateChoice.none && train.grpo.maxCompletionLength == nil)
+        let (sample, _) = try Self.resolve(SampleConfig.self, ["--chat-template", "llama3"])
+        #expect(sample.chatTemplate == .llama3)
+        #expect(throws: ConfigError.badValue(key: "chat_template", value: "null", expected: "a value is required", source: .flag("--chat-template"))) {
+            try Self.resolve(SampleConfig.self, ["--chat-template", "null"])
         }
     }
 
