@@ -5,7 +5,10 @@
 /// - characters: fixed special ids (`<bos>` 0, `<eos>` 1, `<pad>` 2, `<sep>` 3, `<unk>` 4), then
 ///   one id per character; a prompt is `<bos> x <sep>`, a completion `y <eos>`;
 /// - byte-level BPE: the model's own ids; a prompt is `[BOS] x` (BOS when the model adds one), a
-///   completion `y <eos>`; generation stops at EOS.
+///   completion `y <eos>`; generation stops at EOS;
+/// - with a chat template (`withChatTemplate`): a prompt is the conversation rendered by the
+///   template with the assistant's header appended (a plain prompt is one user message), a
+///   completion `y <end-of-turn>`; generation stops at the end-of-turn token (and EOS).
 public struct Tokenizer: Codable, Equatable, Sendable {
     /// Beginning of sequence in a character vocabulary: the first token of every prompt.
     public static let bos = 0
@@ -30,6 +33,11 @@ public struct Tokenizer: Codable, Equatable, Sendable {
 
     /// The vocabulary.
     public let vocabulary: Vocabulary
+    /// The chat template prompts are rendered with (nil: plain prompts). A setting of the run,
+    /// not part of the stored tokenizer: a checkpoint keeps the template text, not the choice.
+    public private(set) var chatTemplate: ChatTemplate?
+    /// The chat template's end-of-turn token id, when a template is set.
+    public private(set) var endOfTurnID: Int?
 
     /// A character tokenizer over `characters` (duplicates dropped, sorted by Unicode scalar
     /// order so the same set always gives the same ids).
@@ -82,8 +90,35 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         }
     }
 
-    /// The tokens generation stops at.
-    public var stopTokens: [Int] { [eosID] }
+    /// The tokens generation stops at: EOS, and the chat template's end-of-turn token.
+    public var stopTokens: [Int] {
+        guard let eot = endOfTurnID, eot != eosID else { return [eosID] }
+        return [eot, eosID]
+    }
+
+    /// The chat template the tokenizer's own template text names (GGUF `tokenizer.chat_template`,
+    /// `tokenizer_config.json` `chat_template`), nil when it carries none (character vocabularies
+    /// never do); throws `ChatTemplateError` for a text rft does not render.
+    public func recognizedChatTemplate() throws -> ChatTemplate? {
+        guard case .byteLevel(let b) = vocabulary, let text = b.chatTemplate else { return nil }
+        return try ChatTemplate(recognizing: text)
+    }
+
+    /// This tokenizer rendering prompts with `template` (nil: plain prompts); throws
+    /// `ChatTemplateError.missingTokens` when the vocabulary lacks the template's added tokens.
+    public func withChatTemplate(_ template: ChatTemplate?) throws -> Tokenizer {
+        var out = Tokenizer(vocabulary: vocabulary)
+        guard let template else { return out }
+        var bpe: ByteLevelBPETokenizer?
+        if case .byteLevel(let b) = vocabulary { bpe = b }
+        let missing = template.requiredTokens.filter { bpe?.addedTokenID($0) == nil }  // a character vocabulary has none
+        guard missing.isEmpty, let eot = bpe?.addedTokenID(template.endOfTurn) else {
+            throw ChatTemplateError.missingTokens(template: template.name, missing: missing)
+        }
+        out.chatTemplate = template
+        out.endOfTurnID = eot
+        return out
+    }
 
     /// What `encode` does with a character outside a character vocabulary.
     public enum UnknownPolicy: Sendable {
@@ -103,17 +138,30 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         }
     }
 
-    /// The token ids of a prompt: `<bos> x <sep>` (characters), `[BOS] x` (BPE).
+    /// The token ids of a prompt: `<bos> x <sep>` (characters), `[BOS] x` (BPE), or with a chat
+    /// template the one-message conversation `[user: x]` rendered (`encodePrompt(messages:)`).
     public func encodePrompt(_ x: String, unknown: UnknownPolicy = .error) throws -> [Int] {
+        if chatTemplate != nil { return try encodePrompt(messages: [.user(x)]) }
         switch vocabulary {
         case .characters: return [Tokenizer.bos] + (try encode(x, unknown: unknown)) + [Tokenizer.sep]
         case .byteLevel(let b): return b.encode(x, addSpecialTokens: true)
         }
     }
 
-    /// `y <eos>`: the token ids of a completion.
+    /// The token ids of a conversation rendered with the chat template, the assistant's header
+    /// appended — Hugging Face's `apply_chat_template(messages, add_generation_prompt=True)`: BOS
+    /// only where the template writes it (never added a second time). Throws
+    /// `ChatTemplateError.noTemplate` without a template.
+    public func encodePrompt(messages: [ChatMessage]) throws -> [Int] {
+        guard let chatTemplate, case .byteLevel(let b) = vocabulary else { throw ChatTemplateError.noTemplate }
+        return b.encode(chatTemplate.render(messages, bosToken: b.bosTokenID.map(token)))
+    }
+
+    /// The token ids of a completion: `y <eos>`, or with a chat template the assistant's text
+    /// followed by the end-of-turn token (as TRL trains on conversational data).
     public func encodeCompletion(_ y: String, unknown: UnknownPolicy = .error) throws -> [Int] {
-        (try encode(y, unknown: unknown)) + [eosID]
+        if let chatTemplate, let endOfTurnID { return (try encode(chatTemplate.assistantContent(y))) + [endOfTurnID] }
+        return (try encode(y, unknown: unknown)) + [eosID]
     }
 
     /// The text of `ids`. Special tokens are dropped when `skipSpecialTokens`, else written as
@@ -125,7 +173,8 @@ public struct Tokenizer: Codable, Equatable, Sendable {
         }
     }
 
-    /// The text of a generated completion: the tokens before the first stop token, decoded.
+    /// The text of a generated completion: the tokens before the first stop token, decoded
+    /// without special tokens (no end-of-turn token, no template markup).
     public func completionText<C: Collection>(_ tokens: C) -> String where C.Element == Int {
         let stops = stopTokens
         return decode(tokens.prefix { !stops.contains($0) })
@@ -144,7 +193,10 @@ public struct Tokenizer: Codable, Equatable, Sendable {
                 if let id { parts.append("\(name) \(token(id).debugDescription) (\(id))") }
             }
             if b.addBOS { parts.append("prompts start with BOS") }
-            if b.chatTemplate != nil { parts.append("chat template") }
+            if b.chatTemplate != nil {
+                let name = (try? recognizedChatTemplate())?.map(\.name) ?? "not one rft renders"
+                parts.append("chat template (\(name))")
+            }
             return parts.joined(separator: ", ")
         }
     }

@@ -8,7 +8,7 @@ struct Sample: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sample completions of a prompt (an argument, or lines of stdin) from a model.",
         usage: "rft sample [PROMPT] [--config FILE] [--KEY VALUE ...] [--verbose] [--json]",
-        discussion: flags("The prompt x is sent as <bos> x <sep> to a character model, as [BOS] x to a BPE model (raw: as is). --verbose shows each sample's log-probability; --json prints one JSON object per prompt (keys: prompt, prompt_ids, samples: completion, token_ids, log_prob, finish_reason, correct, answer)."))
+        discussion: flags("The prompt x is sent as <bos> x <sep> to a character model, as [BOS] x to a BPE model, as one user message in the chat template to a model that has one (--chat-template; raw: as is). --verbose shows each sample's log-probability; --json prints one JSON object per prompt (keys: prompt, prompt_ids, samples: completion, token_ids, log_prob, finish_reason, correct, answer)."))
 
     @Argument(parsing: .allUnrecognized, help: .hidden) var arguments: [String] = []
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RFT
+import RFTModel
 
 /// `CommandReward` against small `/bin/sh` children (no Python needed) that behave well or in
 /// each of the ways a user's reward program can go wrong; plus the shipped Python example.
@@ -45,6 +46,19 @@ import Testing
     /// A fresh path in the temporary directory.
     func temporaryPath(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("rft-\(name)-\(UUID().uuidString)").path
+    }
+
+    /// A conversational prompt's messages go with its item (as `messages`); a text prompt's item has none.
+    @Test func conversationsAreSentAsMessages() throws {
+        let request = temporaryPath("request")
+        defer { try? FileManager.default.removeItem(atPath: request) }
+        let reward = shell(#"IFS= read -r line; printf '%s\n' "$line" > "$1"; printf '{"id":0,"rewards":[0,0]}\n'; cat > /dev/null"#, [request])
+        defer { reward.close() }
+        let examples = [TaskExample(prompt: "hi", reference: "ok", length: 2, messages: [ChatMessage(role: .system, content: "S"), .user("hi")]),
+                        TaskExample(prompt: "plain", reference: nil, length: 5)]
+        #expect(try reward.rewards(prompts: examples.map(\.prompt), completions: ["ok", "x"], examples: examples) == [0, 0])
+        let line = try String(contentsOfFile: request, encoding: .utf8)
+        #expect(line == #"{"id":0,"items":[{"completion":"ok","messages":[{"content":"S","role":"system"},{"content":"hi","role":"user"}],"metadata":{},"prompt":"hi","reference":"ok"},{"completion":"x","metadata":{},"prompt":"plain","reference":null}]}"# + "\n", "\(line)")
     }
 
     @Test func goodChildServesSeveralBatchesFromOneProcess() throws {

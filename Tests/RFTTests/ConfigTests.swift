@@ -89,6 +89,18 @@ struct ConfigTests {
         #expect(warnings[0].contains("\(path):14: bf16 ignored: rft computes in float32"), "\(warnings)")
     }
 
+    /// `none` on the command line is null for an optional key, and the value `none` for a key
+    /// that has one (`--scale-rewards none`, `--chat-template none`).
+    @Test func noneIsAValueWhereAKeyHasOne() throws {
+        let (train, _) = try Self.resolve(TrainConfig.self, ["--scale-rewards", "none", "--chat-template", "none", "--max-completion-length", "none"])
+        #expect(train.grpo.scaleRewards == ScaleRewards.none && train.inputs.chatTemplate == ChatTemplateChoice.none && train.grpo.maxCompletionLength == nil)
+        let (sample, _) = try Self.resolve(SampleConfig.self, ["--chat-template", "llama3"])
+        #expect(sample.chatTemplate == .llama3)
+        #expect(throws: ConfigError.badValue(key: "chat_template", value: "null", expected: "a value is required", source: .flag("--chat-template"))) {
+            try Self.resolve(SampleConfig.self, ["--chat-template", "null"])
+        }
+    }
+
     /// The same configuration written as JSON, with nested objects.
     @Test func jsonFilesWithSections() throws {
         let path = temporaryFile("c.json", #"{"learning_rate": 0.001, "dynamic_sampling": true, "sft": {"max_steps": 3}, "reward_cmd": ["python3", "r.py"]}"#)

@@ -6,8 +6,8 @@ import RFTModel
 public struct LoadedModel {
     /// The model.
     public let model: GPT
-    /// Its tokenizer.
-    public let tokenizer: Tokenizer
+    /// Its tokenizer (with the run's chat template once `withChatTemplate` set it).
+    public internal(set) var tokenizer: Tokenizer
     /// The file (or folder) the model was read from.
     public let path: String
     /// The checkpoint's metadata (`task`, `trainLengths`), or an imported model's (`source`, `format`).

@@ -91,7 +91,9 @@ public struct CommandLineArguments: Sendable {
                 out.flags.set(entry.key, .list(items), source: source)
             default:
                 let v = try value()
-                out.flags.set(entry.key, v == "null" || v == "none" ? .null : .scalar(v), source: source)
+                // `none` is null, unless it is one of the key's values (`--scale-rewards none`)
+                let null = v == "null" || (v == "none" && !entry.kind.takes("none"))
+                out.flags.set(entry.key, null ? .null : .scalar(v), source: source)
             }
         }
         return out

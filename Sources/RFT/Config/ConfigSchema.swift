@@ -57,6 +57,15 @@ public indirect enum ConfigKind: CustomStringConvertible {
         else { return nil }
     }
 
+    /// Whether `text` is one of this kind's values (a choice's name, or a text the type parses).
+    func takes(_ text: String) -> Bool {
+        switch self {
+        case .choice(let names): return names.contains(text)
+        case .text(let type): return (try? type.init(parsing: text)) != nil
+        default: return false
+        }
+    }
+
     /// `<int>`, `<float>`, `grpo|rloo`, … for help.
     public var description: String {
         switch self {

@@ -11,8 +11,11 @@ public struct InputConfig: Configuration {
     public var modelNameOrPath: String?
     /// A built-in task (default: the checkpoint's own task when no data is given).
     public var task: String?
-    /// A JSONL dataset: one object a line with "prompt", optional "completion" (the reference), "id", other fields.
+    /// A JSONL dataset: one object a line with "prompt" (a text or a list of messages), optional
+    /// "completion" (the reference: a text or one assistant message), "id", other fields.
     public var data: String?
+    /// How prompts are rendered: the model's chat template (`auto`), a forced one, or none.
+    public var chatTemplate: ChatTemplateChoice = .auto
     /// Lengths drawn from the task (default: the checkpoint's training lengths).
     public var lengths: LengthRange?
     /// Distinct inputs drawn from the task.
@@ -30,7 +33,8 @@ public struct InputConfig: Configuration {
     public static let help = [
         "model_name_or_path": "starting checkpoint: a .rftckpt file or a run folder (default: the demo's \(demoModel) when no task or data is named)",
         "task": "built-in task: \(TaskRegistry.names.joined(separator: ", ")) (default: the model's own task)",
-        "data": "JSONL dataset: \"prompt\", optional \"completion\" (reference), \"id\", other fields kept for rewards",
+        "data": "JSONL dataset: \"prompt\" (a text, or TRL's list of {role, content} messages), optional \"completion\" (reference: a text or one assistant message), \"id\", other fields kept for rewards",
+        "chat_template": ChatTemplateChoice.help,
         "lengths": "lengths drawn from the task (default: the model's training lengths)",
         "num_inputs": "distinct inputs drawn from the task",
         "skip_invalid": "skip invalid dataset lines (counted) instead of stopping at the first",
@@ -57,6 +61,11 @@ public struct InputConfig: Configuration {
         return Self.locateDemoModel()
     }
 
+    /// The model to start from, its tokenizer rendering prompts as `chat_template` says.
+    public func loadModel() throws -> LoadedModel {
+        try LoadedModel(path: try modelPath()).withChatTemplate(chatTemplate)
+    }
+
     /// `checkpoints/addition-mislabeled.rftckpt` in the current folder, else next to the rft
     /// executable's package (`.build/release/rft` → the repository), else the relative path.
     static func locateDemoModel() -> String {
@@ -74,7 +83,7 @@ public struct InputConfig: Configuration {
     /// distinct instances of the task (drawn from `seed`). `requirements` says what every
     /// dataset line must satisfy beyond fitting the model's context and tokenizer.
     public func load(seed: UInt64, requireReference: Bool = false, referenceMustFit: Bool = false) throws -> RunInputs {
-        let loaded = try LoadedModel(path: try modelPath())
+        let loaded = try loadModel()
         if let data {
             let dataset = try PromptDataset.load(
                 jsonl: data,
@@ -92,7 +101,7 @@ public struct InputConfig: Configuration {
             throw ConfigError.invalid(key: "lengths", reason: TaskError.invalidLengths(task: name, lengths: range, valid: task.validLengths).description)
         }
         let examples = Self.distinctExamples(task, range, count: numInputs, seed: seed)
-        let tooLong = try examples.first { try loaded.tokenizer.encodePrompt($0.prompt).count >= loaded.model.config.contextLength }
+        let tooLong = try examples.first { try loaded.tokenizer.encodePrompt($0).count >= loaded.model.config.contextLength }
         if let tooLong {
             throw ConfigError.invalid(key: "lengths", reason: "task \(name) at lengths \(range.lowerBound)-\(range.upperBound) has prompts (\(tooLong.prompt.debugDescription)) longer than the model's context \(loaded.model.config.contextLength)")
         }

@@ -58,9 +58,11 @@ public struct DatasetRequirements: Sendable {
     }
 }
 
-/// A JSONL dataset of prompts: one JSON object a line with a string `prompt`, an optional string
-/// `completion` (the reference), an optional `id` and `length`, and any other fields, which are
-/// kept as metadata for rewards. Blank lines are ignored.
+/// A JSONL dataset of prompts: one JSON object a line with a `prompt` — a string, or in TRL's
+/// conversational form a list of `{"role", "content"}` messages (`ConversationalFields`), which
+/// needs a model with a chat template —, an optional `completion` (the reference: a string, or a
+/// list with one assistant message), an optional `id` and `length`, and any other fields, which
+/// are kept as metadata for rewards. Blank lines are ignored.
 public struct PromptDataset: Sendable {
     /// The file it was read from.
     public var path: String
@@ -118,13 +120,28 @@ public struct PromptDataset: Sendable {
         }
         guard case .object(var fields) = value else { throw LineProblem(text: "expected a JSON object with a \"prompt\"") }
         guard let promptValue = fields.removeValue(forKey: "prompt") else { throw LineProblem(text: "missing \"prompt\"") }
-        guard case .string(let prompt) = promptValue else { throw LineProblem(text: "\"prompt\" must be a string") }
-        guard !prompt.isEmpty else { throw LineProblem(text: "\"prompt\" is empty") }
+        let prompt: String, messages: [ChatMessage]?
         var reference: String?
-        switch fields.removeValue(forKey: "completion") {
-        case nil, .null?: reference = nil
-        case .string(let s)?: reference = s
-        default: throw LineProblem(text: "\"completion\" must be a string")
+        do {
+            switch promptValue {
+            case .string(let s): (prompt, messages) = (s, nil)
+            case .array(let list):
+                let conversation = try ConversationalFields.prompt(list)
+                (prompt, messages) = (conversation.last!.content, conversation)
+            default: throw LineProblem(text: "\"prompt\" must be a string or a list of messages")
+            }
+            switch fields.removeValue(forKey: "completion") {
+            case nil, .null?: reference = nil
+            case .string(let s)?: reference = s
+            case .array(let list)?: reference = try ConversationalFields.completion(list)
+            default: throw LineProblem(text: "\"completion\" must be a string or a list with one assistant message")
+            }
+        } catch let error as ConversationalFieldError {
+            throw LineProblem(text: error.description)
+        }
+        guard messages != nil || !prompt.isEmpty else { throw LineProblem(text: "\"prompt\" is empty") }
+        if messages != nil && requirements.tokenizer?.chatTemplate == nil {
+            throw LineProblem(text: "\"prompt\" is a conversation (a list of messages), which needs a chat template, and the model has none (chat_template none, or a character-level model)")
         }
         var id = fallbackID
         switch fields.removeValue(forKey: "id") {
@@ -142,10 +159,11 @@ public struct PromptDataset: Sendable {
         if requirements.requireReference && reference == nil {
             throw LineProblem(text: "missing \"completion\" (the reference is needed here)")
         }
+        let example = TaskExample(prompt: prompt, reference: reference, length: length, id: id, metadata: fields, messages: messages)
         if let tokenizer = requirements.tokenizer {
             let promptTokens: [Int], referenceTokens: [Int]
             do {
-                promptTokens = try tokenizer.encodePrompt(prompt)
+                promptTokens = try tokenizer.encodePrompt(example)
                 referenceTokens = try requirements.referenceMustFit ? tokenizer.encodeCompletion(reference ?? "") : []
             } catch let error as TokenizerError {
                 throw LineProblem(text: "\(error) — the model's tokenizer does not have it")
@@ -159,7 +177,7 @@ public struct PromptDataset: Sendable {
                 }
             }
         }
-        return TaskExample(prompt: prompt, reference: reference, length: length, id: id, metadata: fields)
+        return example
     }
 }
 

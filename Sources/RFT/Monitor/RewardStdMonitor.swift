@@ -270,12 +270,12 @@ public struct RewardStdMonitor: Configuration {
 
     // MARK: - Helpers
 
-    /// `<bos> x <sep>` of every example, checked against the context.
+    /// The prompt ids of every example (`encodePrompt`), checked against the context.
     private func encodePrompts(_ examples: [TaskExample], tokenizer: Tokenizer, contextLength: Int) throws -> [[Int]] {
         try examples.enumerated().map { i, example in
             let ids: [Int]
             do {
-                ids = try tokenizer.encodePrompt(example.prompt)
+                ids = try tokenizer.encodePrompt(example)
             } catch {
                 throw RewardStdMonitorError.promptEncoding(input: inputLabel(i, example), message: "\(error)")
             }

@@ -286,7 +286,7 @@ public final class GRPOTrainer: Trainer {
     func rollout(promptCount: Int) throws -> RolloutBatch {
         let k = config.numGenerations, parts = config.training.gradientAccumulationSteps * group.size
         let examples = source.draw(promptCount, using: &generator)
-        let encoded = try examples.map { try tokenizer.encodePrompt($0.prompt) }
+        let encoded = try examples.map { try tokenizer.encodePrompt($0) }
         let options = SamplingOptions(temperature: config.temperature, topK: config.topK, topP: config.topP,
                                       maxNewTokens: maxCompletionLength, stopTokens: tokenizer.stopTokens)
         let seed = generator.next()

@@ -1,4 +1,5 @@
 import Foundation
+import RFTModel
 
 /// How a reward command's process ended.
 public enum ChildTermination: Equatable, Sendable, CustomStringConvertible {
@@ -172,7 +173,7 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
     private func encodeRequest(batch: Int, prompts: [String], completions: [String], examples: [TaskExample]) throws -> [UInt8] {
         let items = completions.indices.map {
             RewardRequest.Item(prompt: prompts[$0], completion: completions[$0], reference: examples[$0].reference,
-                               metadata: examples[$0].metadata)
+                               metadata: examples[$0].metadata, messages: examples[$0].messages)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -259,16 +260,19 @@ private struct RewardRequest: Encodable {
         let completion: String
         let reference: String?
         let metadata: [String: JSONValue]
+        let messages: [ChatMessage]?
 
-        enum CodingKeys: String, CodingKey { case prompt, completion, reference, metadata }
+        enum CodingKeys: String, CodingKey { case prompt, completion, reference, metadata, messages }
 
-        /// Writes `reference` as null when absent (the synthesised coder would omit it).
+        /// Writes `reference` as null when absent (the synthesised coder would omit it), and
+        /// `messages` only for a conversational prompt.
         func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(prompt, forKey: .prompt)
             try c.encode(completion, forKey: .completion)
             try c.encode(reference, forKey: .reference)
             try c.encode(metadata, forKey: .metadata)
+            try c.encodeIfPresent(messages, forKey: .messages)
         }
     }
 

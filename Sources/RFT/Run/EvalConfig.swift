@@ -38,7 +38,7 @@ public struct EvalConfig: Configuration {
     /// splits (or of `lengths`), or per `length` field of the dataset.
     public func run() throws -> EvalReport {
         try BLAS.withThreads(threads) {
-            let loaded = try LoadedModel(path: try inputs.modelPath())
+            let loaded = try inputs.loadModel()
             if let data = inputs.data {
                 let dataset = try PromptDataset.load(jsonl: data, requirements: DatasetRequirements(tokenizer: loaded.tokenizer,
                                                                                                    contextLength: loaded.model.config.contextLength),

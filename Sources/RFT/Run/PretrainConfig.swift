@@ -110,7 +110,7 @@ public struct PretrainConfig: PipelineConfiguration {
             let held = dataset.examples.count >= 20 ? dataset.examples.count / 20 : 0
             dataHeld = Array(dataset.examples.prefix(held))
             dataTrain = Array(dataset.examples.dropFirst(held))
-            needed = try dataset.examples.map { try tokenizer.encodePrompt($0.prompt).count + tokenizer.encodeCompletion($0.reference ?? "").count - 1 }.max() ?? 1
+            needed = try dataset.examples.map { try tokenizer.encodePrompt($0).count + tokenizer.encodeCompletion($0.reference ?? "").count - 1 }.max() ?? 1
             let lengths = dataset.examples.map(\.length)
             train = (lengths.min() ?? 1)...(lengths.max() ?? 1)
         } else {

@@ -18,8 +18,10 @@ public struct SampleConfig: Configuration {
     public var maxNewTokens: Int?
     /// Seed of the samples.
     public var seed: UInt64 = 0
-    /// Send each prompt as it is, without `<bos>` and `<sep>`.
+    /// Send each prompt as it is, without `<bos>` and `<sep>` and without the chat template.
     public var raw = false
+    /// How prompts are rendered: the model's chat template (`auto`), a forced one, or none.
+    public var chatTemplate: ChatTemplateChoice = .auto
     /// Threads.
     public var threads = 2
 
@@ -31,7 +33,7 @@ public struct SampleConfig: Configuration {
         "model_name_or_path": "the model: a .rftckpt file, a run folder, a Hugging Face folder or a GGUF file (--model; default: the demo's)",
         "num_generations": "completions per prompt", "temperature": "temperature (0 = greedy)", "top_k": "top-k (0 = off)",
         "top_p": "top-p (1 = off)", "max_new_tokens": "most new tokens (default: up to the context)", "seed": "random seed",
-        "raw": "send the prompt as is, without <bos> and <sep>", "threads": "threads",
+        "raw": "send the prompt as is: no <bos>/<sep>, no chat template", "chat_template": ChatTemplateChoice.help, "threads": "threads",
     ]
 
     /// Ranges.
@@ -75,7 +77,7 @@ public struct SampleConfig: Configuration {
     /// Samples `numGenerations` completions of every prompt (prompt i with seed + i).
     public func sample(_ prompts: [String]) throws -> [Result] {
         guard !prompts.isEmpty else { throw ConfigError.invalid(key: "prompt", reason: "no prompt: pass one, or pipe lines into stdin") }
-        let loaded = try LoadedModel(path: try InputConfig(modelNameOrPath: modelNameOrPath).modelPath())
+        let loaded = try InputConfig(modelNameOrPath: modelNameOrPath, chatTemplate: chatTemplate).loadModel()
         let task = loaded.taskName.flatMap { try? TaskRegistry.task(named: $0) }
         let context = loaded.model.config.contextLength
         try MemoryBudget.check(MemoryBudget.sampling(loaded.model.config, rows: numGenerations, length: context),
@@ -106,8 +108,9 @@ public struct SampleConfig: Configuration {
 
 extension InputConfig {
     /// Inputs of a model only (for commands that read no task or data).
-    init(modelNameOrPath: String?) {
+    init(modelNameOrPath: String?, chatTemplate: ChatTemplateChoice = .auto) {
         self.init()
         self.modelNameOrPath = modelNameOrPath
+        self.chatTemplate = chatTemplate
     }
 }

@@ -127,7 +127,7 @@ public struct TrainConfig: PipelineConfiguration {
     /// Refuses batches the machine cannot hold.
     private func checkMemory(_ loaded: RunInputs, plan: PipelinePlan) throws {
         let c = loaded.model.config
-        let prompt = loaded.examples.map { (try? loaded.tokenizer.encodePrompt($0.prompt).count) ?? 0 }.max() ?? 0
+        let prompt = loaded.examples.map { (try? loaded.tokenizer.encodePrompt($0).count) ?? 0 }.max() ?? 0
         let completion = max(plan.monitor.completionLength(for: loaded.examples, tokenizer: loaded.tokenizer),
                              grpo.maxCompletionLength ?? ExampleSource.fixed(loaded.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)!)
         let length = min(c.contextLength, prompt + completion)

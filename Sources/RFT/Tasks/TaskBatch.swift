@@ -18,7 +18,7 @@ public struct TaskBatch: Sendable {
     public init(_ examples: [TaskExample], tokenizer: Tokenizer) throws {
         let seqs = try examples.map { e -> ([Int], [Int]) in
             guard let reference = e.reference else { throw TaskBatchError.missingReference(e.displayID) }
-            return (try tokenizer.encodePrompt(e.prompt), try tokenizer.encodeCompletion(reference))
+            return (try tokenizer.encodePrompt(e), try tokenizer.encodeCompletion(reference))
         }
         length = (seqs.map { $0.0.count + $0.1.count }.max() ?? 1) - 1
         batch = examples.count

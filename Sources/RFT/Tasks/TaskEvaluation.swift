@@ -25,7 +25,7 @@ public enum TaskEvaluation {
         for length in lengths {
             var g = RandomGenerator(seed: seed &+ UInt64(length) &* 0x9E37_79B9)
             let examples = (0..<examplesPerLength).map { _ in task.example(length: length, using: &g) }
-            let prompts = try examples.map { try tokenizer.encodePrompt($0.prompt) }
+            let prompts = try examples.map { try tokenizer.encodePrompt($0) }
             let maxNew = min(task.maxReferenceLength(length) + 1, model.config.contextLength - (prompts.map(\.count).max() ?? 0))
             guard maxNew > 0 else { continue }  // longer than the context: nothing to score
             let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew, stopTokens: tokenizer.stopTokens), seed: 0)
@@ -48,7 +48,7 @@ public enum TaskEvaluation {
         var out: [LengthAccuracy] = []
         for length in Set(examples.map(\.length)).sorted() {
             let group = examples.filter { $0.length == length }
-            let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
+            let prompts = try group.map { try tokenizer.encodePrompt($0) }
             let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
             let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room)), stopTokens: tokenizer.stopTokens), seed: 0)
             let texts = generations.map { tokenizer.completionText($0.tokens) }
@@ -69,7 +69,7 @@ public enum TaskEvaluation {
         var out: [Double] = []
         for start in stride(from: 0, to: examples.count, by: 256) {
             let group = Array(examples[start..<min(examples.count, start + 256)])
-            let prompts = try group.map { try tokenizer.encodePrompt($0.prompt) }
+            let prompts = try group.map { try tokenizer.encodePrompt($0) }
             let room = model.config.contextLength - (prompts.map(\.count).max() ?? 0)
             let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: max(1, min(maxNewTokens, room)), stopTokens: tokenizer.stopTokens), seed: 0)
             let texts = generations.map { tokenizer.completionText($0.tokens) }

@@ -1,11 +1,16 @@
 import RFTModel
 import RFTTensor
 
-/// One input: the prompt `x`, its reference output `y` when known, and free metadata; as a
-/// training sequence it is written `<bos> x <sep> y <eos>`.
+/// One input: the prompt `x` (a text, or a conversation in TRL's form), its reference output
+/// `y` when known, and free metadata; as a training sequence it is written `<bos> x <sep> y <eos>`
+/// (a model with a chat template: the rendered conversation, then `y <end-of-turn>`).
 public struct TaskExample: Codable, Equatable, Sendable {
-    /// The input text x (no special tokens).
+    /// The input text x (no special tokens); for a conversation, its last user message's text
+    /// (what rewards and verifiers read).
     public var prompt: String
+    /// The conversation, when the prompt is one (a JSONL `"prompt"` that is a list of messages);
+    /// nil for a text prompt. Rendered with the model's chat template.
+    public var messages: [ChatMessage]?
     /// The correct output text y (no special tokens); nil when the dataset gives none.
     public var reference: String?
     /// The instance's length (its meaning is the task's: digits, characters, numbers; for JSONL
@@ -17,8 +22,10 @@ public struct TaskExample: Codable, Equatable, Sendable {
     public var metadata: [String: JSONValue]
 
     /// An example.
-    public init(prompt: String, reference: String?, length: Int, id: String? = nil, metadata: [String: JSONValue] = [:]) {
+    public init(prompt: String, reference: String?, length: Int, id: String? = nil, metadata: [String: JSONValue] = [:],
+                messages: [ChatMessage]? = nil) {
         self.prompt = prompt
+        self.messages = messages
         self.reference = reference
         self.length = length
         self.id = id
@@ -27,6 +34,15 @@ public struct TaskExample: Codable, Equatable, Sendable {
 
     /// The identifier used in reports: `id`, else the prompt.
     public var displayID: String { id ?? prompt }
+}
+
+extension Tokenizer {
+    /// The token ids of an example's prompt — its conversation or its text, rendered with the
+    /// chat template when one is set: the one way every trainer, monitor and command encodes inputs.
+    public func encodePrompt(_ example: TaskExample) throws -> [Int] {
+        if let messages = example.messages { return try encodePrompt(messages: messages) }
+        return try encodePrompt(example.prompt)
+    }
 }
 
 /// Which lengths to draw from: the range the model trains on, or the longer one it is tested on.
