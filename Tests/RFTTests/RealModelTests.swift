@@ -16,6 +16,23 @@ struct RealModelTests {
                            ("The color of the sky is", " blue."), ("Water freezes at zero degrees", " Celsius.")]
         .enumerated().map { TaskExample(prompt: $1.0, reference: $1.1, length: 1, id: "qa-\($0)") }
 
+    /// Greedy answers to factual questions, with the model's own chat template (ChatML, with
+    /// SmolLM2's default system message) and stopping at `<|im_end|>`, name the expected word.
+    @Test func greedyChatAnswersNameTheExpectedWord() throws {
+        let imported = try Self.load()
+        let tokenizer = try ChatTemplateChoice.auto.apply(to: imported.tokenizer)
+        let questions = [("What is the capital of France?", "Paris"), ("What is the capital of Japan?", "Tokyo"),
+                         ("What is the largest ocean on Earth?", "Pacific")]
+        let prompts = try questions.map { try tokenizer.encodePrompt($0.0) }
+        let generations = try Sampler(model: imported.model).generate(prompts, options: .greedy(maxNewTokens: 40, stopTokens: tokenizer.stopTokens), seed: 0)
+        for ((question, word), generation) in zip(questions, generations) {
+            let answer = tokenizer.completionText(generation.tokens)
+            print("smollm2: \(question) → \(answer.debugDescription)")
+            #expect(answer.lowercased().contains(word.lowercased()), "\(question) → \(answer.debugDescription)")
+            #expect(generation.finishReason == .stop, "the answer ends at the end of its turn: \(answer.debugDescription)")
+        }
+    }
+
     /// A few SFT steps on a handful of examples lower their loss.
     @Test func sftLowersTheLossOfItsExamples() throws {
         let imported = try Self.load()
