@@ -2,8 +2,8 @@
 /// "\boxed{85}", "85" — so a reward scores what a chat model says rather than how it says it.
 ///
 /// Priority: the last `\boxed{…}` (the last number inside it); else the last "answer is N",
-/// "answer: N" or "answer = N" (case-insensitive; spaces, `*`, `_`, `$` may sit between, as in
-/// "**Answer:** $85$"); else the last number anywhere in the text.
+/// "answer: N", "answer = N" (case-insensitive; spaces, `*`, `_`, `$` may sit between, as in
+/// "**Answer:** $85$") or GSM8K's "#### N"; else the last number anywhere in the text.
 ///
 /// A number is an optional minus sign (`-` or `−`, not right after a letter, a digit or a
 /// closing bracket, so `37-48` reads as 37 and 48), digits with optional thousands separators
@@ -135,21 +135,30 @@ struct Scan {
         return start..<j
     }
 
-    /// The number right after the last "answer is", "answer:" or "answer =" followed by one.
+    /// The number right after the last "answer is", "answer:", "answer =" or "####" followed by one.
     func lastAnswerPhrase() -> NumberSpan? {
-        let answer = Array("answer".utf8), isWord = Array("is".utf8)
+        let answer = Array("answer".utf8), isWord = Array("is".utf8), hashes = Array("####".utf8)
         var last: NumberSpan?
         var i = 0
-        while i + answer.count <= bytes.count {
-            guard bytes[i] | 0x20 == answer[0], matches(answer, at: i, ignoringCase: true) else { i += 1; continue }
-            i += answer.count
-            var j = skipFiller(from: i)
-            if matches(isWord, at: j, ignoringCase: true), j + 2 == bytes.count || !Scan.isLetter(bytes[j + 2]) {
-                j = skipFiller(from: j + 2)
-                if j < bytes.count, bytes[j] == UInt8(ascii: ":") { j = skipFiller(from: j + 1) }
-            } else if j < bytes.count, bytes[j] == UInt8(ascii: ":") || bytes[j] == UInt8(ascii: "=") {
-                j = skipFiller(from: j + 1)
+        while i < bytes.count {
+            var j: Int
+            if bytes[i] == hashes[0], matches(hashes, at: i) {
+                i += hashes.count
+                while i < bytes.count, bytes[i] == hashes[0] { i += 1 }
+                j = skipFiller(from: i)
+            } else if bytes[i] | 0x20 == answer[0], matches(answer, at: i, ignoringCase: true) {
+                i += answer.count
+                j = skipFiller(from: i)
+                if matches(isWord, at: j, ignoringCase: true), j + 2 == bytes.count || !Scan.isLetter(bytes[j + 2]) {
+                    j = skipFiller(from: j + 2)
+                    if j < bytes.count, bytes[j] == UInt8(ascii: ":") { j = skipFiller(from: j + 1) }
+                } else if j < bytes.count, bytes[j] == UInt8(ascii: ":") || bytes[j] == UInt8(ascii: "=") {
+                    j = skipFiller(from: j + 1)
+                } else {
+                    continue
+                }
             } else {
+                i += 1
                 continue
             }
             if j < bytes.count, bytes[j] == UInt8(ascii: "-") { j += 1 } else if matches([0xE2, 0x88, 0x92], at: j) { j += 3 }
