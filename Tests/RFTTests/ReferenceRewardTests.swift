@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func numericMatchRejectsANonNumericReference() {
-        #expect(throws: RewardError.nonNumericReference(example: "ex-1", reference: "forty")) {
+        #expect(throws: RewardError.nonNumericReference(reward: "numeric-match", example: "ex-1", reference: "forty")) {
             try score(NumericMatchReward(), ["1", "40"], ["1", "forty"])
         }
     }
@@ -41,7 +41,8 @@ import Testing
 
     /// A missing reference is an error naming the example (its id, else its prompt), never a 0.
     @Test(arguments: [("exact-match", ExactMatchReward() as any RewardFunction),
-                      ("numeric-match", NumericMatchReward()), ("partial-credit", PartialCreditReward())])
+                      ("numeric-match", NumericMatchReward()), ("number-match", NumberMatchReward()),
+                      ("partial-credit", PartialCreditReward())])
     func missingReferenceNamesTheExample(name: String, reward: any RewardFunction) {
         #expect(throws: RewardError.missingReference(reward: name, example: "ex-2")) {
             try score(reward, ["1", "1", "1"], ["1", "1", nil])
@@ -62,9 +63,10 @@ import Testing
     }
 
     @Test func builtinNamesWithoutATaskUseTheReference() throws {
-        #expect(BuiltinReward.names == ["exact-match", "numeric-match", "partial-credit", "task-verifier"])
+        #expect(BuiltinReward.names == ["exact-match", "numeric-match", "number-match", "partial-credit", "task-verifier"])
         #expect(try BuiltinReward.named("exact-match", task: nil) is ExactMatchReward)
         #expect(try BuiltinReward.named("numeric-match", task: nil) is NumericMatchReward)
+        #expect(try BuiltinReward.named("number-match", task: nil) is NumberMatchReward)
         #expect(try BuiltinReward.named("partial-credit", task: nil) is PartialCreditReward)
         #expect(throws: RewardError.needsTask(reward: "task-verifier")) { try BuiltinReward.named("task-verifier", task: nil) }
         #expect(try score(BuiltinReward.named("partial-credit", task: nil), ["ab"], ["abcd"]) == [0.5])
@@ -97,6 +99,6 @@ import Testing
     @Test func unknownNameListsTheKnownOnes() {
         #expect(throws: RewardError.unknownReward("exact", known: BuiltinReward.names)) { try BuiltinReward.named("exact", task: nil) }
         #expect(RewardError.unknownReward("exact", known: BuiltinReward.names).description
-            == "unknown reward 'exact'; built-in rewards: exact-match, numeric-match, partial-credit, task-verifier")
+            == "unknown reward 'exact'; built-in rewards: exact-match, numeric-match, number-match, partial-credit, task-verifier")
     }
 }

@@ -22,7 +22,7 @@ import RFTTensor
                 #expect(lengths.contains(e.length))
                 #expect(task.answer(for: e.prompt) == e.reference, "\(e)")
                 #expect(task.verify(prompt: e.prompt, completion: e.reference!))
-                #expect(!task.verify(prompt: e.prompt, completion: e.reference! + "0"))
+                #expect(!task.verify(prompt: e.prompt, completion: e.reference! + "1"))
                 #expect(e.prompt.count <= task.maxPromptLength(e.length) && e.reference!.count <= task.maxReferenceLength(e.length))
                 _ = try tokenizer.encodePrompt(e.prompt) + tokenizer.encodeCompletion(e.reference!)  // in the alphabet
                 #expect(TaskReward.exactMatch.score(task: task, prompt: e.prompt, completion: e.reference!) == 1)

@@ -96,6 +96,7 @@ public struct InputConfig: Configuration {
             throw ConfigError.invalid(key: "task", reason: "\(loaded.path) names no task; give a task or data")
         }
         let task = try TaskRegistry.task(named: name)
+        do { try task.checkVocabulary(of: loaded.tokenizer) } catch { throw ConfigError.invalid(key: "task", reason: "\(error)") }
         let range = lengths?.range ?? loaded.trainLengths ?? task.trainLengths
         guard task.validLengths.contains(range.lowerBound), task.validLengths.contains(range.upperBound) else {
             throw ConfigError.invalid(key: "lengths", reason: TaskError.invalidLengths(task: name, lengths: range, valid: task.validLengths).description)
@@ -169,4 +170,12 @@ public struct RunInputs {
 
     /// Whether every input has a reference completion (so SFT can train on any of them).
     public var haveReferences: Bool { examples.allSatisfy { $0.reference != nil } }
+
+    /// The completion length sampling uses unless told: a chat task's `maxCompletionLength` at
+    /// the longest input, since a chat model's answer has words around its number; nil for
+    /// other inputs, whose longest reference decides (an algorithmic answer is the reference).
+    public var defaultCompletionLength: Int? {
+        guard let task = task as? any ChatTask, let longest = examples.map(\.length).max() else { return nil }
+        return task.maxCompletionLength(longest)
+    }
 }

@@ -203,11 +203,11 @@ public enum ExampleSource: Sendable {
     }
 
     /// The completion length a run uses unless told: tokens of the longest reference with its
-    /// `<eos>` (a task's longest answer at its longest length; 32 for a list without references),
-    /// or nil for a closure, whose references nobody can know.
+    /// `<eos>` (a task's `maxCompletionLength` at its longest length; 32 for a list without
+    /// references), or nil for a closure, whose references nobody can know.
     public func defaultCompletionLength(tokenizer: Tokenizer) -> Int? {
         switch self {
-        case .task(let task, let lengths): return task.maxReferenceLength(lengths.upperBound) + 1
+        case .task(let task, let lengths): return task.maxCompletionLength(lengths.upperBound)
         case .fixed(let list): return list.compactMap { $0.reference.flatMap { try? tokenizer.encodeCompletion($0).count } }.max() ?? 32
         case .generated: return nil
         }

@@ -4,8 +4,8 @@ import Foundation
 public enum RewardError: Error, Equatable, CustomStringConvertible {
     /// A reward that compares with `example.reference` met an example without one.
     case missingReference(reward: String, example: String)
-    /// `numeric-match` met a reference that is not a number.
-    case nonNumericReference(example: String, reference: String)
+    /// `numeric-match` or `number-match` met a reference that is not a number.
+    case nonNumericReference(reward: String, example: String, reference: String)
     /// The reward needs a built-in task (its verifier computes the answer).
     case needsTask(reward: String)
     /// No built-in reward has this name.
@@ -22,9 +22,9 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missingReference(let r, let e):
             return "\(r): example \(e) has no reference (\"completion\" field) to compare with"
-        case .nonNumericReference(let e, let ref):
-            return "numeric-match: example \(e): reference \(ref.debugDescription) is not a number"
-        case .needsTask(let r): return "\(r) needs a built-in task (--task); for a JSONL dataset use exact-match, numeric-match or partial-credit"
+        case .nonNumericReference(let r, let e, let ref):
+            return "\(r): example \(e): reference \(ref.debugDescription) is not a number"
+        case .needsTask(let r): return "\(r) needs a built-in task (--task); for a JSONL dataset use exact-match, numeric-match, number-match or partial-credit"
         case .unknownReward(let n, let known): return "unknown reward '\(n)'; built-in rewards: \(known.joined(separator: ", "))"
         case .mismatchedInputs(let p, let c, let e):
             return "reward called with \(p) prompts, \(c) completions and \(e) examples; the counts must agree"
@@ -93,10 +93,44 @@ public struct NumericMatchReward: RewardFunction {
         return try zip(completions, examples).map { c, e in
             let refText = try requireReference(e, reward: "numeric-match")
             guard let ref = Self.parse(refText), ref.isFinite else {
-                throw RewardError.nonNumericReference(example: e.displayID, reference: refText)
+                throw RewardError.nonNumericReference(reward: "numeric-match", example: e.displayID, reference: refText)
             }
             guard let value = Self.parse(c), value.isFinite else { return 0 }
             return abs(value - ref) <= tolerance ? 1 : 0
+        }
+    }
+}
+
+/// 1 when the number a completion answers with — `NumberExtraction.answer(in:)`: the last
+/// `\boxed{}`, else the last "answer is N", else the last number — equals the reference number
+/// exactly (`85.0` equals `85`, `85.5` equals no integer), else 0; a completion without a number
+/// scores 0. The reference is the task's answer when there is a task (as for exact-match), else
+/// `example.reference`, which must be one number (`nonNumericReference` otherwise).
+public struct NumberMatchReward: RewardFunction {
+    /// The built-in task whose verifier gives the reference, if any.
+    public let task: (any VerifiableTask)?
+
+    /// A number-match reward against `task`'s answers, or against the examples' references when nil.
+    public init(task: (any VerifiableTask)? = nil) {
+        self.task = task
+    }
+
+    /// 0/1 per completion.
+    public func rewards(prompts: [String], completions: [String], examples: [TaskExample]) throws -> [Double] {
+        try checkRewardInputs(prompts: prompts, completions: completions, examples: examples)
+        return try zip(prompts, zip(completions, examples)).map { prompt, pair in
+            let (c, e) = pair
+            let refText: String
+            if let task {
+                guard let answer = task.answer(for: prompt) else { return 0 }  // not an instance: as the task verifier
+                refText = answer
+            } else {
+                refText = try requireReference(e, reward: "number-match")
+            }
+            guard let ref = NumberExtraction.number(refText) else {
+                throw RewardError.nonNumericReference(reward: "number-match", example: e.displayID, reference: refText)
+            }
+            return NumberExtraction.answer(in: c) == ref ? 1 : 0
         }
     }
 }
@@ -124,6 +158,9 @@ public enum BuiltinReward: String, CaseIterable, Codable, Sendable, ConfigChoice
     case exactMatch = "exact-match"
     /// Numbers equal within a tolerance, against the reference.
     case numericMatch = "numeric-match"
+    /// The number read out of free text (`\boxed{}`, "answer is N", the last number) equals the
+    /// task's answer or the reference.
+    case numberMatch = "number-match"
     /// Character accuracy: against the task's answer when there is a task, else the reference.
     case partialCredit = "partial-credit"
     /// Exact match through the task's verifier (needs a task).
@@ -140,6 +177,8 @@ public enum BuiltinReward: String, CaseIterable, Codable, Sendable, ConfigChoice
             return ExactMatchReward()
         case .numericMatch:
             return NumericMatchReward()
+        case .numberMatch:
+            return NumberMatchReward(task: task)
         case .partialCredit:
             if let task { return TaskVerifierReward(task: task, kind: .partialCredit) }
             return PartialCreditReward()

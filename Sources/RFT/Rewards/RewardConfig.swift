@@ -13,7 +13,7 @@ public struct RewardConfig: Configuration {
 
     /// The help of each key.
     public static let help = [
-        "reward": "built-in reward (exact-match compares with the reference, or the task's answer)",
+        "reward": "built-in reward (exact-match: the reference, or the task's answer; number-match: the number read out of free text, \\boxed{N}, \"answer is N\" or the last one)",
         "reward_cmd": "external reward: a program and its arguments, no shell (docs/reward-command.md)",
         "reward_timeout": "seconds the external reward may take per batch",
     ]

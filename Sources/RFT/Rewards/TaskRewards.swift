@@ -5,13 +5,15 @@ public enum TaskReward: String, Codable, CaseIterable, Sendable {
     /// The share of the answer's characters the completion gets right (see `characterAccuracy`).
     case partialCredit = "partial-credit"
 
-    /// The reward of `completion` (text, specials removed) for `prompt` under `task`, in [0, 1];
+    /// The reward of `completion` (text, specials removed) for `prompt` under `task`, in [0, 1],
+    /// comparing the part `task.extractAnswer(from:)` keeps (the number, for a chat task);
     /// 0 when the prompt is not a valid instance.
     public func score(task: any VerifiableTask, prompt: String, completion: String) -> Double {
         guard let answer = task.answer(for: prompt) else { return 0 }
+        let given = task.extractAnswer(from: completion)
         switch self {
-        case .exactMatch: return completion == answer ? 1 : 0
-        case .partialCredit: return characterAccuracy(completion, reference: answer)
+        case .exactMatch: return given == answer ? 1 : 0
+        case .partialCredit: return characterAccuracy(given, reference: answer)
         }
     }
 }

@@ -39,6 +39,7 @@ public struct DiagnoseConfig: PipelineConfiguration {
         let loaded = try inputs.load(seed: monitor.seed)
         var plan = PipelinePlan(stages: [.before])
         plan.monitor = monitor
+        plan.monitor.maxCompletionLength = monitor.maxCompletionLength ?? loaded.defaultCompletionLength
         plan.criterion = criterion
         plan.threads = run.threads
         plan.saveSteps = 0

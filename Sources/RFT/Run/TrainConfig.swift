@@ -97,6 +97,8 @@ public struct TrainConfig: PipelineConfiguration {
         plan.strategy = sft.strategy
         plan.monitor = monitor
         plan.monitor.seed = seed
+        plan.monitor.maxCompletionLength = monitor.maxCompletionLength ?? loaded.defaultCompletionLength
+        plan.grpo.maxCompletionLength = grpo.maxCompletionLength ?? loaded.defaultCompletionLength
         plan.criterion = criterion
         plan.saveSteps = run.saveSteps
         plan.saveTotalLimit = run.saveTotalLimit

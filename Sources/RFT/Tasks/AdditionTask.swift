@@ -40,12 +40,7 @@ public struct AdditionTask: VerifiableTask {
     /// a has `length` digits, b between 1 and `length`, in random order.
     public func example(length: Int, using g: inout RandomGenerator) -> TaskExample {
         precondition(validLengths.contains(length), "addition: length \(length) outside \(validLengths)")
-        func number(_ digits: Int) -> Int {
-            var n = digits == 1 ? randomInt(0...9, &g) : randomInt(1...9, &g)
-            for _ in 1..<max(digits, 1) { n = n * 10 + randomInt(0...9, &g) }
-            return n
-        }
-        var a = number(length), b = number(randomInt(1...length, &g))
+        var a = randomNumber(digits: length, smallest: 0, &g), b = randomNumber(digits: randomInt(1...length, &g), smallest: 0, &g)
         if g.next() & 1 == 1 { swap(&a, &b) }
         let prompt = format(a) + "+" + format(b)
         return TaskExample(prompt: prompt, reference: answer(a + b), length: length)

@@ -17,16 +17,18 @@ public struct LengthAccuracy: Codable, Equatable, Sendable {
 public enum TaskEvaluation {
     /// Greedy-decodes `examplesPerLength` fresh instances of each length in `lengths` (drawn
     /// from `seed`, so two calls score the same instances) and scores them: exact match, and
-    /// `reward` (the task's partial credit when nil).
+    /// `reward` (the task's partial credit when nil). Throws `TaskError.tokenizerLacks` when the
+    /// tokenizer cannot write the task.
     public static func evaluate(model: GPT, tokenizer: Tokenizer, task: any VerifiableTask, lengths: ClosedRange<Int>,
                                 examplesPerLength: Int, seed: UInt64, reward: (any RewardFunction)? = nil) throws -> [LengthAccuracy] {
+        try task.checkVocabulary(of: tokenizer)
         let sampler = Sampler(model: model)
         var out: [LengthAccuracy] = []
         for length in lengths {
             var g = RandomGenerator(seed: seed &+ UInt64(length) &* 0x9E37_79B9)
             let examples = (0..<examplesPerLength).map { _ in task.example(length: length, using: &g) }
             let prompts = try examples.map { try tokenizer.encodePrompt($0) }
-            let maxNew = min(task.maxReferenceLength(length) + 1, model.config.contextLength - (prompts.map(\.count).max() ?? 0))
+            let maxNew = min(task.maxCompletionLength(length), model.config.contextLength - (prompts.map(\.count).max() ?? 0))
             guard maxNew > 0 else { continue }  // longer than the context: nothing to score
             let generations = try sampler.generate(prompts, options: .greedy(maxNewTokens: maxNew, stopTokens: tokenizer.stopTokens), seed: 0)
             let texts = generations.map { tokenizer.completionText($0.tokens) }

@@ -4,6 +4,7 @@ public enum TaskRegistry {
     public static let names = [
         "addition", "addition-reversed", "addition-hinted", "addition-reversed-hinted", "parity",
         "copy", "copy-unique", "reverse", "reverse-unique", "sort", "sort-unique", "count", "majority",
+        "chat-addition", "chat-multiplication", "chat-word-problems",
     ]
 
     /// The task called `name` with its default lengths; throws `TaskError.unknownTask` otherwise.
@@ -16,6 +17,9 @@ public enum TaskRegistry {
         case "parity": return ParityTask()
         case "count": return CountTask()
         case "majority": return MajorityTask()
+        case "chat-addition": return ChatArithmeticTask(.addition)
+        case "chat-multiplication": return ChatArithmeticTask(.multiplication)
+        case "chat-word-problems": return WordProblemTask()
         default:
             let unique = name.hasSuffix("-unique")
             let base = unique ? String(name.dropLast("-unique".count)) : name

@@ -70,10 +70,17 @@ public protocol VerifiableTask: Sendable {
     func maxReferenceLength(_ length: Int) -> Int
     /// Characters of the longest prompt of `length`.
     func maxPromptLength(_ length: Int) -> Int
+    /// Tokens a completion of an input of `length` may take unless a run says otherwise
+    /// (`max_completion_length`): the longest reference and its end (the default), plus, for a
+    /// `ChatTask`, room for the words a chat model puts around its number.
+    func maxCompletionLength(_ length: Int) -> Int
     /// A random instance of exactly `length` (which must lie in `validLengths`).
     func example(length: Int, using generator: inout RandomGenerator) -> TaskExample
     /// The correct output for `prompt`, or nil when the prompt is not a well-formed instance.
     func answer(for prompt: String) -> String?
+    /// The part of a completion that is compared with the answer: the completion itself (the
+    /// default), or for a `ChatTask` the number read out of it.
+    func extractAnswer(from completion: String) -> String
 }
 
 extension VerifiableTask {
@@ -92,13 +99,32 @@ extension VerifiableTask {
         return (0..<count).map { _ in example(lengths: lengths, using: &g) }
     }
 
-    /// True when `completion` is the correct output for `prompt`.
+    /// The completion unchanged: the algorithmic tasks compare it whole.
+    public func extractAnswer(from completion: String) -> String { completion }
+
+    /// The longest reference and its end token: an algorithmic task's answer is the reference exactly.
+    public func maxCompletionLength(_ length: Int) -> Int { maxReferenceLength(length) + 1 }
+
+    /// True when `completion` gives the correct output for `prompt`.
     public func verify(prompt: String, completion: String) -> Bool {
-        answer(for: prompt).map { $0 == completion } ?? false
+        answer(for: prompt).map { $0 == extractAnswer(from: completion) } ?? false
     }
 
     /// A character tokenizer over this task's alphabet.
     public var tokenizer: Tokenizer { Tokenizer(characters: alphabet) }
+
+    /// Throws `TaskError.tokenizerLacks` when `tokenizer` is character-level and lacks a
+    /// character of this task's alphabet (a byte-level BPE tokenizer writes every text).
+    public func checkVocabulary(of tokenizer: Tokenizer) throws {
+        guard case .characters(let vocabulary) = tokenizer.vocabulary else { return }
+        let known = Set(vocabulary.characters)
+        let missing = alphabet.filter { !known.contains($0) }
+        guard missing.isEmpty else {
+            let advice = self is any ChatTask ? "it is English text for a model with a byte-level BPE tokenizer, such as SmolLM2-135M-Instruct"
+                                              : "give a model trained on this task"
+            throw TaskError.tokenizerLacks(task: name, missing: missing, known: String(vocabulary.characters), advice: advice)
+        }
+    }
 
     /// Tokens of the longest `<bos> x <sep> y <eos>` sequence over `lengths`.
     public func maxSequenceLength(_ lengths: ClosedRange<Int>) -> Int {
@@ -112,6 +138,9 @@ public enum TaskError: Error, Equatable, CustomStringConvertible {
     case unknownTask(String, known: [String])
     /// A length outside what the task can generate.
     case invalidLengths(task: String, lengths: ClosedRange<Int>, valid: ClosedRange<Int>)
+    /// The model's character-level tokenizer lacks characters the task writes (`known` are
+    /// the ones it has), with what to do instead.
+    case tokenizerLacks(task: String, missing: String, known: String, advice: String)
 
     /// A one-line explanation.
     public var description: String {
@@ -119,6 +148,9 @@ public enum TaskError: Error, Equatable, CustomStringConvertible {
         case .unknownTask(let n, let known): return "unknown task '\(n)'; built-in tasks: \(known.joined(separator: ", "))"
         case .invalidLengths(let t, let l, let v):
             return "task \(t): lengths \(l.lowerBound)...\(l.upperBound) outside \(v.lowerBound)...\(v.upperBound)"
+        case .tokenizerLacks(let t, let missing, let known, let advice):
+            let shown = missing.count > 12 ? String(missing.prefix(12)) + "…" : missing
+            return "task \(t) writes \(missing.count) characters the model's character-level tokenizer lacks (\(shown.debugDescription); it has \(known.debugDescription)): \(advice)"
         }
     }
 }
@@ -133,4 +165,23 @@ func randomElement<C: Collection>(_ s: C, _ g: inout RandomGenerator) -> C.Eleme
 @inline(__always)
 func randomInt(_ range: ClosedRange<Int>, _ g: inout RandomGenerator) -> Int {
     range.lowerBound + Int(g.next() % UInt64(range.count))
+}
+
+/// A uniform number of exactly `digits` digits (one digit: `smallest`…9).
+func randomNumber(digits: Int, smallest: Int, _ g: inout RandomGenerator) -> Int {
+    guard digits > 1 else { return randomInt(smallest...9, &g) }
+    var n = randomInt(1...9, &g)
+    for _ in 1..<digits { n = n * 10 + randomInt(0...9, &g) }
+    return n
+}
+
+/// The value of 1 to `maxDigits` ASCII digits, or nil.
+func decimalValue<S: StringProtocol>(_ text: S, maxDigits: Int) -> Int? {
+    guard (1...maxDigits).contains(text.count), text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return Int(text)
+}
+
+/// The distinct characters of `texts`, in Unicode scalar order (a stable alphabet).
+func distinctCharacters(_ texts: [String]) -> String {
+    String(Set(texts.joined()).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) })
 }

@@ -40,6 +40,9 @@ import Testing
         try expectError(["train", "--loss-type", "grpoo"], "did you mean grpo?")
         try expectError(["train", "--data", "x.jsonl"], "name the model to start from")
         try expectError(["eval", "--task", "nosuch"], "unknown task \"nosuch\"")
+        try expectError(["eval", "--model", "checkpoints/addition-base.rftckpt", "--task", "chat-addition"], "characters the model's character-level tokenizer lacks")
+        try expectError(["train", "--model", "checkpoints/addition-mislabeled.rftckpt", "--task", "chat-word-problems", "--output", out],
+                        "byte-level BPE tokenizer, such as SmolLM2")
         #expect(!FileManager.default.fileExists(atPath: out), "a failed run leaves no output folder")
     }
 
