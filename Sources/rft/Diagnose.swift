@@ -20,8 +20,16 @@ struct Diagnose: ConfiguredCommand {
             let s = report.summary
             if let f = s.rewardFlagged, let u = s.rewardUnflagged { print(String(format: "mean reward: flagged %.3f, not flagged %.3f", f, u)) }
             if let f = s.gradNormFlagged, let u = s.gradNormUnflagged { print(String(format: "mean ‖∇V‖ estimate: flagged %.3g, not flagged %.3g", f, u)) }
+            for (name, f) in (s.functions ?? [:]).sorted(by: { $0.key < $1.key }) {
+                print("reward \(name): mean \(String(format: "%.3f", f.reward)), flat (std 0) on \(String(format: "%.0f", 100 * f.fracRewardZeroStd))% of inputs")
+            }
             print(DiagnosisAdvice(summary: s, haveReferences: pipeline.inputs.haveReferences).text)
-            print("wrote \(directory.path)/{inputs.jsonl, inputs.csv, summary.json, std-histogram.svg, mean-vs-std-before.svg} in \(String(format: "%.1f", Date().timeIntervalSince(start)))s")
+            let seconds = Date().timeIntervalSince(start)
+            if let tokens = s.completionTokens {
+                let samples = report.rows.reduce(0) { $0 + $1.numSamples }
+                print(String(format: "sampled %d completions, %d tokens: %.0f tokens/s over the whole command", samples, tokens, Double(tokens) / max(seconds, 1e-9)))
+            }
+            print("wrote \(directory.path)/{inputs.jsonl, inputs.csv, summary.json, std-histogram.svg, mean-vs-std-before.svg} in \(String(format: "%.1f", seconds))s")
         }
     }
 }

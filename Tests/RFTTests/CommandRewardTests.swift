@@ -177,7 +177,6 @@ import RFTModel
         (#"{"id": "0", "rewards": [1, 0]}"#, { .wrongID(command: $0, expected: 0, got: "\"0\"") }),
         (#"{"id": 0, "rewards": [1, "a"]}"#, { .nonNumericReward(command: $0, batch: 0, index: 1, value: "\"a\"") }),
         (#"{"id": 0, "rewards": [true, 0]}"#, { .nonNumericReward(command: $0, batch: 0, index: 0, value: "true") }),
-        (#"{"id": 0, "rewards": [null, 0]}"#, { .nonNumericReward(command: $0, batch: 0, index: 0, value: "null") }),
     ]
 
     @Test(arguments: badAnswers.indices)

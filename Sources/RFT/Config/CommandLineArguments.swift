@@ -82,7 +82,7 @@ public struct CommandLineArguments: Sendable {
                 else if i < arguments.count, ["true", "false"].contains(arguments[i].lowercased()) {
                     out.flags.set(entry.key, .scalar(arguments[i]), source: source); i += 1
                 } else { out.flags.set(entry.key, .scalar("true"), source: source) }
-            case .list:
+            case .list, .numberList:
                 if let inline { out.flags.set(entry.key, .list([inline]), source: source); continue }
                 var items: [String] = []
                 while i < arguments.count, arguments[i] != "--", !isFlag(arguments[i]) { items.append(arguments[i]); i += 1 }

@@ -34,6 +34,8 @@ public indirect enum ConfigKind: CustomStringConvertible {
     case string
     /// A list of strings (`[python3, r.py]`).
     case list
+    /// A list of finite numbers (`[1.0, 0.5]`).
+    case numberList
     /// One of these names.
     case choice([String])
     /// A string in the form the type parses.
@@ -52,6 +54,7 @@ public indirect enum ConfigKind: CustomStringConvertible {
         else if type == Float.self || type == Double.self { self = .number }
         else if type == String.self { self = .string }
         else if type == [String].self { self = .list }
+        else if type == [Double].self { self = .numberList }
         else if let c = type as? any ConfigChoice.Type { self = .choice(c.choiceNames) }
         else if let t = type as? any ConfigText.Type { self = .text(t) }
         else { return nil }
@@ -74,6 +77,7 @@ public indirect enum ConfigKind: CustomStringConvertible {
         case .number: return "<float>"
         case .string: return "<text>"
         case .list: return "<args…>"
+        case .numberList: return "<floats…>"
         case .choice(let names): return names.joined(separator: "|")
         case .text(let t): return "<\(t.format)>"
         case .optional(let k): return k.description
@@ -172,6 +176,7 @@ public enum ConfigSchema {
         case let v as any ConfigText: return v.text
         case let v as any ConfigChoice: return v.choiceText
         case let v as [String]: return "[" + v.map(quoted).joined(separator: ", ") + "]"
+        case let v as [Double]: return "[" + v.map { "\($0)" }.joined(separator: ", ") + "]"
         case let v as String: return v
         default: return "\(value)"
         }
@@ -203,8 +208,15 @@ public enum ConfigSchema {
             return try convert(value, kind: wrapped, key: key, source: source)
         }
         if case .list(let items) = value {
-            guard case .list = kind else { throw bad("expected one value, not a list") }
-            return .array(items.map { .string($0) })
+            switch kind {
+            case .list: return .array(items.map { .string($0) })
+            case .numberList:
+                return .array(try items.map { item in
+                    guard let n = Double(item.trimmingCharacters(in: .whitespaces)), n.isFinite else { throw bad("expected finite numbers") }
+                    return .number(n)
+                })
+            default: throw bad("expected one value, not a list")
+            }
         }
         guard case .scalar(let text) = value else { throw bad("a value is required") }
         switch kind {
@@ -226,7 +238,7 @@ public enum ConfigSchema {
             return .number(n)
         case .string:
             return .string(text)
-        case .list:
+        case .list, .numberList:
             throw bad("expected a list (`[a, b]` in a file, or the values after the flag)")
         case .choice(let names):
             guard names.contains(text) else {

@@ -58,9 +58,7 @@ public enum TRLKeys {
                "max_prompt_length", "max_length", "truncation_mode")
         refuse("rft trains every parameter (no adapters)", "use_peft", "lora_r", "lora_alpha", "lora_dropout",
                "lora_target_modules", "lora_modules_to_save", "lora_task_type", "load_in_8bit", "load_in_4bit")
-        refuse("not in rft yet (a later rft release adds TRL's GRPO loss variants)", "epsilon_high", "delta",
-               "importance_sampling_level", "mask_truncated_completions", "top_entropy_quantile", "reward_weights",
-               "reward_funcs", "sync_ref_model", "ref_model_mixup_alpha", "ref_model_sync_steps")
+        refuse("not in rft yet", "top_entropy_quantile", "sync_ref_model", "ref_model_mixup_alpha", "ref_model_sync_steps")
         refuse("rft samples with temperature, top_k and top_p only", "min_p", "repetition_penalty", "generation_kwargs")
         refuse("rft does not pack sequences", "packing", "padding_free")
         refuse("rft's SFT examples are prompt/completion pairs", "assistant_only_loss")

@@ -148,6 +148,13 @@ public struct RunInputs {
     /// Dataset lines skipped (with `skip_invalid`).
     public var skipped: [DatasetIssue]
 
+    /// Tokens of the longest encoded prompt plus `completion`, at most the model's context: the
+    /// sequence length a batch of these inputs needs (what the memory checks size a batch by).
+    public func longestSequence(completion: Int) -> Int {
+        let prompt = examples.map { (try? tokenizer.encodePrompt($0).count) ?? 0 }.max() ?? 0
+        return min(model.config.contextLength, prompt + completion)
+    }
+
     /// Inputs from their parts.
     public init(model: GPT, tokenizer: Tokenizer, examples: [TaskExample], task: (any VerifiableTask)? = nil,
                 label: String = "inputs", modelPath: String = "<memory>", metadata: [String: String] = [:],

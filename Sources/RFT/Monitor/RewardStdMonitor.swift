@@ -146,11 +146,16 @@ public struct RewardStdMonitor: Configuration {
         let model: GPT, tokenizer: Tokenizer, examples: [TaskExample], prompts: [[Int]], reward: any RewardFunction
         let criterion: StuckCriterion, options: SamplingOptions
 
-        /// The checked rewards of `texts`, all completions of input i.
-        func rewards(_ texts: [String], input i: Int) throws -> [Double] {
+        /// The checked scores of `texts`, all completions of input i.
+        func scores(_ texts: [String], input i: Int) throws -> RewardScores {
             let repeated = Array(repeating: examples[i], count: texts.count)
-            return try reward.checkedRewards(prompts: repeated.map(\.prompt), completions: texts, examples: repeated,
-                                             range: criterion.rewardRange)
+            return try reward.checkedScores(prompts: repeated.map(\.prompt), completions: texts, examples: repeated,
+                                            range: criterion.rewardRange)
+        }
+
+        /// The checked rewards of `texts`, every one scored (exact mode weighs each by its probability).
+        func rewards(_ texts: [String], input i: Int) throws -> [Double] {
+            try scores(texts, input: i).scoredTotals(prompts: Array(repeating: examples[i].prompt, count: texts.count), completions: texts)
         }
 
         /// The row of input i from its mean and std.
@@ -190,14 +195,22 @@ public struct RewardStdMonitor: Configuration {
             let completions = generations.map(\.tokens)
             let texts = completions.map { m.tokenizer.completionText($0) }
             for (j, i) in range.enumerated() {
-                let r = try m.rewards(Array(texts[(j * k)..<((j + 1) * k)]), input: i)
+                // the completions some reward function scored: an unscored one is not in the std
+                let scores = try m.scores(Array(texts[(j * k)..<((j + 1) * k)]), input: i)
+                let kept = scores.total.indices.filter { scores.total[$0] != nil }
+                let r = kept.map { scores.total[$0]! }
                 let group = RewardGroup(r)
                 let interval = RewardStatistics.isBinary(r)
-                    ? RewardStatistics.wilson(successes: r.filter { $0 == 1 }.count, trials: k)
+                    ? RewardStatistics.wilson(successes: r.filter { $0 == 1 }.count, trials: r.count)
                     : RewardStatistics.normalInterval(r)
                 var row = m.row(i, mean: group.mean, std: group.std, interval: interval, samples: k)
-                if gradientEvidence {
-                    let ys = Array(completions[(j * k)..<((j + 1) * k)])
+                row.completionTokens = completions[(j * k)..<((j + 1) * k)].reduce(0) { $0 + $1.count }
+                if !scores.parts.isEmpty {
+                    row.functions = Dictionary(uniqueKeysWithValues: scores.parts.map { ($0.name, RewardFunctionStatistics($0.scores.compactMap { $0 })) })
+                }
+                if kept.count < k { row.numScored = kept.count }
+                if gradientEvidence, kept.count >= 2 {
+                    let ys = kept.map { completions[j * k + $0] }
                     (row.gradNorm, row.boundTerm) = try sampledEvidence(model: m.model, prompt: m.prompts[i], completions: ys,
                                                                         rewards: r, input: inputLabel(i, m.examples[i]))
                 }

@@ -36,10 +36,19 @@ public struct RewardStdRow: Codable, Equatable, Sendable {
     public var boundTerm: Double?
     /// Completions behind the numbers: K in sampled mode, the number enumerated in exact mode.
     public var numSamples: Int
+    /// Tokens of the K sampled completions together (`<eos>` or end of turn included when
+    /// sampled); nil in exact mode, and in reports written before rft recorded it.
+    public var completionTokens: Int?
+    /// Of the K samples, how many some reward function scored, when not all were (the mean and
+    /// std are over those); nil when every sample was scored.
+    public var numScored: Int?
+    /// With several reward functions, each one's statistics over the samples it scored, by
+    /// name: a function whose `std` is 0 gives this input no signal. nil otherwise.
+    public var functions: [String: RewardFunctionStatistics]?
 
     /// A row.
     public init(id: String, prompt: String, mean: Double, std: Double, lower: Double, upper: Double, flagged: Bool,
-                stuck: Bool, gradNorm: Double? = nil, boundTerm: Double? = nil, numSamples: Int) {
+                stuck: Bool, gradNorm: Double? = nil, boundTerm: Double? = nil, numSamples: Int, completionTokens: Int? = nil) {
         self.id = id
         self.prompt = prompt
         self.mean = mean
@@ -51,11 +60,13 @@ public struct RewardStdRow: Codable, Equatable, Sendable {
         self.gradNorm = gradNorm
         self.boundTerm = boundTerm
         self.numSamples = numSamples
+        self.completionTokens = completionTokens
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, prompt, mean, std, lower, upper, flagged, stuck
-        case gradNorm = "grad_norm", boundTerm = "bound_term", numSamples = "num_samples"
+        case gradNorm = "grad_norm", boundTerm = "bound_term", numSamples = "num_samples", completionTokens = "completion_tokens"
+        case numScored = "num_scored", functions
     }
 
     /// The CSV header matching `csvFields` (the JSON keys, in row order).
@@ -108,6 +119,11 @@ public struct RewardStdSummary: Codable, Equatable, Sendable {
     public var gradNormFlagged: Double?
     /// Mean ‖∇V‖ over unflagged inputs, when gradient evidence was computed.
     public var gradNormUnflagged: Double?
+    /// Completion tokens sampled for all the rows, when every row records its own (sampled mode).
+    public var completionTokens: Int?
+    /// With several reward functions, each one's view of the inputs by name: its mean reward
+    /// and the share of inputs on which its std is 0 (it gives them no signal). nil otherwise.
+    public var functions: [String: RewardFunctionSummary]?
 
     /// The summary of `rows` (as flagged and marked stuck) under `criterion`.
     public init(rows: [RewardStdRow], criterion: StuckCriterion) {
@@ -137,6 +153,14 @@ public struct RewardStdSummary: Codable, Equatable, Sendable {
         rewardConstant = n > 0 && rows.allSatisfy { $0.std == 0 && $0.mean == rows[0].mean }
         gradNormFlagged = average(flagged.compactMap(\.gradNorm))
         gradNormUnflagged = average(unflagged.compactMap(\.gradNorm))
+        let tokens = rows.compactMap(\.completionTokens)
+        completionTokens = n > 0 && tokens.count == n ? tokens.reduce(0, +) : nil
+        let names = Set(rows.flatMap { $0.functions.map { Array($0.keys) } ?? [] })
+        functions = names.isEmpty ? nil : Dictionary(uniqueKeysWithValues: names.map { name in
+            let stats = rows.compactMap { $0.functions?[name] }
+            return (name, RewardFunctionSummary(reward: average(stats.map(\.mean)) ?? 0,
+                                                fracRewardZeroStd: share(stats.filter { $0.std == 0 }.count)))
+        })
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -147,6 +171,19 @@ public struct RewardStdSummary: Codable, Equatable, Sendable {
         case stdP10 = "std_p10", stdP50 = "std_p50", stdP90 = "std_p90"
         case rewardFlagged = "reward_flagged", rewardUnflagged = "reward_unflagged", rewardConstant = "reward_constant"
         case gradNormFlagged = "grad_norm_flagged", gradNormUnflagged = "grad_norm_unflagged"
+        case completionTokens = "completion_tokens", functions
+    }
+}
+
+/// One reward function's view of a dataset in a report's summary.
+public struct RewardFunctionSummary: Codable, Equatable, Sendable {
+    /// Mean over inputs of the function's mean score.
+    public var reward: Double
+    /// Share of inputs on which the function's scores have std 0 (flat: no signal from it).
+    public var fracRewardZeroStd: Double
+
+    private enum CodingKeys: String, CodingKey {
+        case reward, fracRewardZeroStd = "frac_reward_zero_std"
     }
 }
 

@@ -290,6 +290,14 @@ public final class Pipeline {
             var clock: [String: JSONValue] = ["phase": .string(stage.rawValue), "step": .number(Double(m.step)),
                                               "position": .number(Double(state.position))]
             for key in line.keys where key.hasSuffix("seconds") || key == "tokens_per_second" { clock[key] = line.removeValue(forKey: key) }
+            // several rewards: TRL's flat names, rewards/<name>/mean and rewards/<name>/std
+            if case .object(let functions)? = line.removeValue(forKey: "reward_functions") {
+                for (name, value) in functions {
+                    guard case .object(let f) = value else { continue }
+                    line["rewards/\(name)/mean"] = f["mean"]
+                    line["rewards/\(name)/std"] = f["sample_std"]
+                }
+            }
             line["phase"] = .string(stage.rawValue)
             try metrics.append(JSONValue.object(line))
             try timings.append(JSONValue.object(clock))

@@ -82,39 +82,46 @@ public struct AdvantageComputer: Codable, Equatable, Sendable {
     }
 
     /// Advantages for `rewards` in groups of `groupSize`; updates the baseline afterwards.
-    public mutating func advantages(rewards: [Double], groupSize k: Int) throws -> [Double] {
-        guard k > 0, !rewards.isEmpty, rewards.count % k == 0 else {
+    /// `scored` (default: all) marks the rewards some function gave: an unscored completion gets
+    /// advantage 0, and its reward (any placeholder) is left out of every mean and std; a
+    /// group with one scored completion gets 0 under rloo (nothing to leave out).
+    public mutating func advantages(rewards: [Double], groupSize k: Int, scored: [Bool]? = nil) throws -> [Double] {
+        guard k > 0, !rewards.isEmpty, rewards.count % k == 0, scored.map({ $0.count == rewards.count }) ?? true else {
             throw AdvantageError.groupMismatch(rewards: rewards.count, groupSize: k)
         }
-        if let i = rewards.firstIndex(where: { !$0.isFinite }) { throw AdvantageError.nonFiniteReward(index: i) }
+        let isScored = { (i: Int) in scored?[i] ?? true }
+        if let i = rewards.indices.first(where: { isScored($0) && !rewards[$0].isFinite }) { throw AdvantageError.nonFiniteReward(index: i) }
         if estimator == .rloo && k < 2 { throw AdvantageError.groupTooSmall(estimator: .rloo, groupSize: k) }
+        let counted = rewards.indices.filter(isScored).map { rewards[$0] }
+        var out = [Double](repeating: 0, count: rewards.count)
         switch estimator {
         case .reinforce:
-            return rewards
+            for i in rewards.indices where isScored(i) { out[i] = rewards[i] }
         case .reinforceBaseline:
-            let batchMean = rewards.reduce(0, +) / Double(rewards.count)
+            guard !counted.isEmpty else { return out }
+            let batchMean = counted.reduce(0, +) / Double(counted.count)
             let b = baseline ?? batchMean
             baseline = baselineMomentum * b + (1 - baselineMomentum) * batchMean
-            return rewards.map { $0 - b }
+            for i in rewards.indices where isScored(i) { out[i] = rewards[i] - b }
         case .rloo, .grpo:
-            let batchStd = RewardGroup(rewards).sampleStd
-            var out = [Double](repeating: 0, count: rewards.count)
+            let batchStd = RewardGroup(counted).sampleStd
             for start in stride(from: 0, to: rewards.count, by: k) {
-                let group = rewards[start..<(start + k)]
-                let stats = RewardGroup(group), sum = group.reduce(0, +)
-                for (j, r) in group.enumerated() {
+                let members = (start..<(start + k)).filter(isScored)
+                let group = members.map { rewards[$0] }
+                let stats = RewardGroup(group), sum = group.reduce(0, +), m = Double(group.count)
+                for (i, r) in zip(members, group) {
                     if estimator == .rloo {
-                        out[start + j] = r - (sum - r) / Double(k - 1)
+                        out[i] = group.count > 1 ? r - (sum - r) / (m - 1) : 0
                         continue
                     }
                     switch scaleRewards {
-                    case .group: out[start + j] = (r - stats.mean) / (stats.sampleStd + epsilon)
-                    case .batch: out[start + j] = (r - stats.mean) / (batchStd + epsilon)
-                    case .none: out[start + j] = r - stats.mean
+                    case .group: out[i] = (r - stats.mean) / (stats.sampleStd + epsilon)
+                    case .batch: out[i] = (r - stats.mean) / (batchStd + epsilon)
+                    case .none: out[i] = r - stats.mean
                     }
                 }
             }
-            return out
         }
+        return out
     }
 }

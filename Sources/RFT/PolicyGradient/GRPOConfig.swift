@@ -31,6 +31,16 @@ public struct GRPOConfig: Configuration {
     /// Most rollout batches one step samples under dynamic sampling; when the cap is hit the
     /// step trains on the informative groups it has.
     public var maxSamplingTries = 4
+    /// Leave completions cut off at `max_completion_length` (no end-of-sequence or end-of-turn
+    /// token) out of the loss, as TRL's `mask_truncated_completions`: their tokens add no policy,
+    /// KL or entropy term and are not counted by `bnpo`/`dapo`; `grpo` and `dr_grpo` still
+    /// divide by every completion, as TRL's do.
+    public var maskTruncatedCompletions = false
+    /// Leave groups whose advantages are all zero (under grpo and rloo: all K rewards equal)
+    /// out of the loss entirely — no policy, KL or entropy term, and not counted by any loss
+    /// type's normaliser — so they neither pull toward the reference nor dilute the other
+    /// groups' gradient. Unlike `dynamic_sampling` it samples nothing more.
+    public var maskZeroAdvantageGroups = false
 
     /// `rft train`'s defaults: 40 steps of 32 prompts × 8 completions, learning rate 5e-5.
     public init() {
@@ -53,6 +63,8 @@ public struct GRPOConfig: Configuration {
         "num_iterations": "optimisation passes per batch of rollouts (PPO epochs)",
         "dynamic_sampling": "drop groups whose rewards are all equal and refill from new prompts (DAPO)",
         "max_sampling_tries": "most rollout batches per step under dynamic_sampling",
+        "mask_truncated_completions": "leave completions cut off at max_completion_length out of the loss (TRL's)",
+        "mask_zero_advantage_groups": "leave groups whose advantages are all zero out of the loss and its normaliser entirely",
     ]
 
     /// Prompts per step: the batch's completions over K.

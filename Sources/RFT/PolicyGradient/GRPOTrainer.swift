@@ -45,6 +45,9 @@ public struct GRPOStepMetrics: TrainerMetrics, Equatable {
     public var generationSeconds, scoringSeconds, updateSeconds: Double
     /// Of the update, seconds spent summing the gradients over the processes (0 on one process).
     public var allReduceSeconds: Double
+    /// With several reward functions, each one's statistics over the step's completions it
+    /// scored, by name (metrics.jsonl writes TRL's `rewards/<name>/mean` and `/std`, the sample std).
+    public var rewardFunctions: [String: RewardFunctionStatistics] = [:]
 }
 
 /// The trainer's mutable state apart from the weights, the AdamW state and the frozen reference:
@@ -85,15 +88,27 @@ struct RolloutBatch {
     var microBatch: [Int] = []
     /// Every completion's length in tokens (P·K; empty before scoring).
     var lengths: [Int] = []
-    /// One reward per completion (P·K; empty before scoring).
+    /// One reward per completion (P·K; empty before scoring; 0 where `scored` is false).
     var rewards: [Double] = []
+    /// Whether some reward function scored each completion (P·K; empty before scoring): an
+    /// unscored one gets advantage 0 and is left out of its group's statistics.
+    var scored: [Bool] = []
+    /// Each reward function's scores by name, nil where it gave none (P·K each; empty for a
+    /// reward that is not made of several).
+    var parts: [(name: String, scores: [Double?])] = []
+    /// Whether each completion was cut off at the length limit, without a stop token (P·K;
+    /// empty before scoring).
+    var truncated: [Bool] = []
     /// Completions per prompt (K).
     let groupSize: Int
 
     /// Number of groups (prompts).
     var groupCount: Int { examples.count }
-    /// The statistics of group g's rewards.
-    func group(_ g: Int) -> RewardGroup { RewardGroup(rewards[(g * groupSize)..<((g + 1) * groupSize)]) }
+    /// The statistics of group g's scored rewards.
+    func group(_ g: Int) -> RewardGroup {
+        let rows = (g * groupSize)..<((g + 1) * groupSize)
+        return RewardGroup(rows.filter { scored[$0] }.map { rewards[$0] })
+    }
 
     /// Appends the given groups of `other`.
     mutating func append(groups: some Sequence<Int>, of other: RolloutBatch) {
@@ -105,6 +120,10 @@ struct RolloutBatch {
             completions += other.completions[(g * k)..<((g + 1) * k)]
             lengths += other.lengths[(g * k)..<((g + 1) * k)]
             rewards += other.rewards[(g * k)..<((g + 1) * k)]
+            scored += other.scored[(g * k)..<((g + 1) * k)]
+            if parts.isEmpty { parts = other.parts.map { ($0.name, []) } }
+            for i in parts.indices { parts[i].scores += other.parts[i].scores[(g * k)..<((g + 1) * k)] }
+            truncated += other.truncated[(g * k)..<((g + 1) * k)]
         }
     }
 }
@@ -303,17 +322,28 @@ public final class GRPOTrainer: Trainer {
         return RolloutBatch(examples: examples, prompts: encoded, completions: completions, microBatch: microBatch, groupSize: k)
     }
 
-    /// The reward (text up to EOS, checked by `checkedRewards`) and the length of every
-    /// completion of `batch`: each process scores the groups it sampled, then they swap them.
+    /// The reward (text up to EOS, checked by `checkedRewards`), the length and whether it was
+    /// truncated, of every completion of `batch`: each process scores the groups it sampled,
+    /// then they swap them.
     func score(_ batch: inout RolloutBatch) throws {
         let k = batch.groupSize, own = ownMicroBatches
         let rows = batch.completions.indices.filter { own.contains(batch.microBatch[$0 / k]) }
         let texts = rows.map { tokenizer.completionText(batch.completions[$0]) }
         let examples = rows.map { batch.examples[$0 / k] }
-        let rewards = try reward.checkedRewards(prompts: examples.map(\.prompt), completions: texts, examples: examples,
-                                                range: tracker.criterion.rewardRange)
-        batch.rewards = try group.allGather(rewards)  // shares are contiguous, in rank order
+        let scores = try reward.checkedScores(prompts: examples.map(\.prompt), completions: texts, examples: examples,
+                                              range: tracker.criterion.rewardRange)
+        // shares are contiguous, in rank order; NaN stands for "no score" on the way
+        func gathered(_ values: [Double?]) throws -> [Double?] { try group.allGather(values.map { $0 ?? .nan }).map { $0.isNaN ? nil : $0 } }
+        let total = try gathered(scores.total)
+        batch.rewards = total.map { $0 ?? 0 }
+        batch.scored = total.map { $0 != nil }
+        batch.parts = try scores.parts.map { ($0.name, try gathered($0.scores)) }
         batch.lengths = try group.allGather(rows.map { Double(batch.completions[$0].count) }).map { Int($0) }
+        let stops = Set(tokenizer.stopTokens)
+        batch.truncated = try group.allGather(rows.map { r -> Double in
+            let c = batch.completions[r]
+            return c.count >= maxCompletionLength && !(c.last.map(stops.contains) ?? false) ? 1 : 0
+        }).map { $0 != 0 }
     }
 
     /// Advantages for `batch`, then `numIterations` optimisation passes of the policy loss
@@ -323,14 +353,20 @@ public final class GRPOTrainer: Trainer {
         var result = UpdateResult()
         guard batch.groupCount > 0 else { return result }
         let k = batch.groupSize
-        let adv = try advantages.advantages(rewards: batch.rewards, groupSize: k).map(Float.init)
-        // completions with no tokens carry no loss; the loss is normalised by the whole step's
-        let whole = PolicyLossNormalizer(lengths: batch.lengths.filter { $0 > 0 })
+        let adv = try advantages.advantages(rewards: batch.rewards, groupSize: k, scored: batch.scored).map(Float.init)
+        // completions with no tokens carry no loss, nor (mask_zero_advantage_groups) do groups
+        // whose advantages are all zero; the loss is normalised by the whole step's others
+        let dropped = Set((0..<batch.groupCount).filter { g in
+            config.maskZeroAdvantageGroups && adv[(g * k)..<((g + 1) * k)].allSatisfy { $0 == 0 }
+        })
+        let trained = batch.lengths.indices.filter { batch.lengths[$0] > 0 && !dropped.contains($0 / k) }
+        // mask_truncated_completions: completions that did not end their sequence or turn
+        func inLoss(_ row: Int) -> Bool { !(config.maskTruncatedCompletions && batch.truncated[row]) }
+        let whole = PolicyLossNormalizer(lengths: trained.map { batch.lengths[$0] }, inLoss: trained.map(inLoss))
         guard whole.completions > 0 else { return result }
-        // this process's micro-batches: the completions with tokens of their groups
+        // this process's micro-batches: the trained completions of their groups
         var parts = ownMicroBatches.map { m in
-            PolicyMicroBatch(rows: batch.completions.indices.filter { batch.microBatch[$0 / k] == m && !batch.completions[$0].isEmpty },
-                             of: batch)
+            PolicyMicroBatch(rows: trained.filter { batch.microBatch[$0 / k] == m }, of: batch)
         }.filter { !$0.rows.isEmpty }
         for i in parts.indices {
             let (prompts, completions) = (parts[i].prompts, parts[i].completions)
@@ -345,7 +381,7 @@ public final class GRPOTrainer: Trainer {
                 let (loss, stats) = policyGradientLoss(
                     logProbs: lp, sequenceLengths: part.completions.map(\.count), advantages: part.rows.map { adv[$0] },
                     oldLogProbs: part.old, referenceLogProbs: part.reference, entropy: entropy, config: config.loss,
-                    maxCompletionLength: maxCompletionLength, normalizer: whole)
+                    inLoss: part.rows.map(inLoss), maxCompletionLength: maxCompletionLength, normalizer: whole)
                 sums = sums.map { $0 + stats.sums } ?? stats.sums
                 loss.backward()
                 gradients.add()
@@ -368,21 +404,26 @@ public final class GRPOTrainer: Trainer {
     private func metrics(sampled: [RolloutBatch], trainedGroups: Int, flagged: Int, stuck: Int, update: UpdateResult,
                          generationSeconds: Double, scoringSeconds: Double, updateSeconds: Double) -> GRPOStepMetrics {
         let groups = sampled.flatMap { b in (0..<b.groupCount).map { b.group($0) } }
-        let rewards = sampled.flatMap(\.rewards)
+        let rewards = sampled.flatMap { b in b.rewards.indices.filter { b.scored[$0] }.map { b.rewards[$0] } }
+        let completions = sampled.reduce(0) { $0 + $1.rewards.count }
+        var functions: [String: RewardFunctionStatistics] = [:]
+        for (i, part) in (sampled.first?.parts ?? []).enumerated() {
+            functions[part.name] = RewardFunctionStatistics(sampled.flatMap { $0.parts[i].scores.compactMap { $0 } })
+        }
         let tokens = sampled.reduce(0) { $0 + $1.lengths.reduce(0, +) }
         let g = Double(groups.count)
         return GRPOStepMetrics(
-            step: stepCount, loss: Double(update.loss), reward: rewards.reduce(0, +) / Double(rewards.count),
+            step: stepCount, loss: Double(update.loss), reward: rewards.reduce(0, +) / Double(max(1, rewards.count)),
             rewardStd: groups.reduce(0) { $0 + $1.sampleStd } / g,
             fracRewardZeroStd: Double(groups.filter(\.allEqual).count) / g,
             fracFlagged: Double(flagged) / g, fracStuck: Double(stuck) / g,
             kl: Double(update.statistics.kl), entropy: Double(update.entropy),
-            completionLength: Double(tokens) / Double(rewards.count),
+            completionLength: Double(tokens) / Double(completions),
             gradNorm: Double(update.gradNorm), learningRate: Double(optimizer.learningRate),
             clipFraction: Double(update.statistics.clipFraction),
             numSamplingTries: sampled.count, fracGroupsKept: Double(trainedGroups) / g,
             tokensPerSecond: generationSeconds > 0 ? Double(tokens) / generationSeconds : 0,
             generationSeconds: generationSeconds, scoringSeconds: scoringSeconds, updateSeconds: updateSeconds,
-            allReduceSeconds: update.allReduceSeconds)
+            allReduceSeconds: update.allReduceSeconds, rewardFunctions: functions)
     }
 }

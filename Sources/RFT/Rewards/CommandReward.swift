@@ -36,7 +36,7 @@ public enum CommandRewardError: Error, Equatable, CustomStringConvertible {
     case wrongCount(command: String, batch: Int, expected: Int, got: Int)
     /// A reward is NaN or infinite (bare `NaN`/`Infinity` as Python writes them, or the same as strings).
     case nonFiniteReward(command: String, batch: Int, index: Int, value: String)
-    /// A reward is not a number (a string, a bool, null, …).
+    /// A reward is not a number or null (a string, a bool, …).
     case nonNumericReward(command: String, batch: Int, index: Int, value: String)
     /// The request cannot be written as JSON (e.g. a NaN in an example's metadata).
     case invalidRequest(command: String, batch: Int, reason: String)
@@ -129,10 +129,17 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
         }
     }
 
-    /// One reward per completion, from one request/answer exchange with the child.
+    /// One reward per completion, from one request/answer exchange with the child; a `null`
+    /// answer is an `unscored` error (the trainer and the monitor read it through `scores`).
     public func rewards(prompts: [String], completions: [String], examples: [TaskExample]) throws -> [Double] {
+        try scores(prompts: prompts, completions: completions, examples: examples).scoredTotals(prompts: prompts, completions: completions)
+    }
+
+    /// One score per completion, nil where the program answered `null` (TRL's `None`: no score
+    /// for this completion), from one request/answer exchange with the child.
+    public func scores(prompts: [String], completions: [String], examples: [TaskExample]) throws -> RewardScores {
         try checkRewardInputs(prompts: prompts, completions: completions, examples: examples)
-        if completions.isEmpty { return [] }
+        if completions.isEmpty { return RewardScores(total: []) }
         return try lock.withLock {
             let batch = nextBatchID
             nextBatchID += 1
@@ -142,7 +149,7 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
             do {
                 switch child.exchange(request, deadline: deadline) {
                 case .line(let line):
-                    return try Self.parseResponse(line, batch: batch, count: completions.count, command: displayCommand)
+                    return RewardScores(total: try Self.parseResponse(line, batch: batch, count: completions.count, command: displayCommand))
                 case .timeout:
                     throw CommandRewardError.timeout(command: displayCommand, batch: batch, seconds: timeout)
                 case .ended:
@@ -184,8 +191,8 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
         }
     }
 
-    /// The rewards in one answer line, checked against the batch id and item count.
-    static func parseResponse(_ line: String, batch: Int, count: Int, command: String) throws -> [Double] {
+    /// The rewards in one answer line (nil for `null`), checked against the batch id and item count.
+    static func parseResponse(_ line: String, batch: Int, count: Int, command: String) throws -> [Double?] {
         func malformed(_ reason: String) -> CommandRewardError {
             let shown = line.count <= 200 ? line : String(line.prefix(200)) + "…"
             return .malformedResponse(command: command, batch: batch, line: shown, reason: reason)
@@ -204,8 +211,10 @@ public final class CommandReward: RewardFunction, @unchecked Sendable {
         guard items.count == count else {
             throw CommandRewardError.wrongCount(command: command, batch: batch, expected: count, got: items.count)
         }
-        return try items.enumerated().map { i, item in
+        return try items.enumerated().map { i, item -> Double? in
             switch item {
+            case .null:
+                return nil
             case .number(let x):
                 guard x.isFinite else { throw CommandRewardError.nonFiniteReward(command: command, batch: batch, index: i, value: "\(x)") }
                 return x

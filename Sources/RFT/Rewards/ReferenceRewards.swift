@@ -16,6 +16,8 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
     case wrongCount(expected: Int, got: Int)
     /// A reward is NaN, infinite, or outside the declared reward range.
     case invalidReward(value: Double, prompt: String, completion: String, range: ClosedRange<Double>)
+    /// No reward function scored a completion where a number is needed (evaluation).
+    case unscored(prompt: String, completion: String)
 
     /// A one-line explanation naming the example or the reward.
     public var description: String {
@@ -33,6 +35,8 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
             let what = v.isFinite ? "outside the reward range \(r.lowerBound)…\(r.upperBound) (set reward_min and reward_max to the reward's range)"
                                   : "not a finite number"
             return "the reward function returned \(v) for prompt \(shorten(p).debugDescription), completion \(shorten(c).debugDescription): \(what)"
+        case .unscored(let p, let c):
+            return "no reward function scored prompt \(shorten(p).debugDescription), completion \(shorten(c).debugDescription), and a number is needed here"
         }
     }
 }

@@ -28,3 +28,28 @@ public struct RewardGroup: Equatable, Sendable {
         allEqual = rewards.allSatisfy { $0 == first }
     }
 }
+
+/// One reward function's scores over a set of completions — those it scored, leaving out the
+/// ones it gave no score — as the trainer logs them per step (`rewards/<name>/mean`, `/std`:
+/// the sample std, as TRL's) and the monitor reports them per input (`std`: the population
+/// std, as the monitor's own).
+public struct RewardFunctionStatistics: Codable, Equatable, Sendable {
+    /// Mean score (0 when it scored none).
+    public var mean: Double
+    /// Population std of the scores.
+    public var std: Double
+    /// Sample std of the scores (0 for fewer than two).
+    public var sampleStd: Double
+    /// Completions scored.
+    public var count: Int
+
+    /// The statistics of `scores`.
+    public init(_ scores: [Double]) {
+        let g = RewardGroup(scores)
+        (mean, std, sampleStd, count) = (g.mean, g.std, g.sampleStd, g.count)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case mean, std, sampleStd = "sample_std", count
+    }
+}

@@ -28,7 +28,7 @@ public struct DiagnoseConfig: PipelineConfiguration {
     public func validate() throws {
         try inputs.validate()
         try reward.validate()
-        try criterion.validate()
+        try reward.criterion(adjusting: criterion).validate()
         try monitor.validate()
         try run.validate()
     }
@@ -40,13 +40,14 @@ public struct DiagnoseConfig: PipelineConfiguration {
         var plan = PipelinePlan(stages: [.before])
         plan.monitor = monitor
         plan.monitor.maxCompletionLength = monitor.maxCompletionLength ?? loaded.defaultCompletionLength
-        plan.criterion = criterion
+        plan.criterion = reward.criterion(adjusting: criterion)
         plan.threads = run.threads
         plan.saveSteps = 0
         plan.reportFiles = [.before: "inputs"]
         plan.record(self)
         let c = loaded.model.config, rows = monitor.inputsPerBatch * monitor.numGenerations
-        try MemoryBudget.check(MemoryBudget.sampling(c, rows: rows, length: c.contextLength),
+        let length = loaded.longestSequence(completion: plan.monitor.completionLength(for: loaded.examples, tokenizer: loaded.tokenizer))
+        try MemoryBudget.check(MemoryBudget.sampling(c, rows: rows, length: length),
                                for: "a batch of \(rows) samples", key: "num_generations")
         return (Pipeline(plan: plan, inputs: loaded, reward: try reward.make(task: loaded.task)), loaded.skipped.prefix(10).map { "skipped \($0)" })
     }

@@ -52,7 +52,8 @@ public struct EvalConfig: Configuration {
                 throw ConfigError.invalid(key: "task", reason: "\(loaded.path) names no task; give a task or data")
             }
             let task = try TaskRegistry.task(named: name)
-            let command = reward.rewardCmd.isEmpty ? nil : try reward.make(task: task)  // else the task's partial credit
+            // a command or several rewards, else the task's partial credit
+            let command = reward.rewardCmd.isEmpty && reward.rewardFuncs.isEmpty ? nil : try reward.make(task: task)
             let ranges = inputs.lengths.map { [("lengths \($0.text)", $0.range)] } ?? [("train lengths", task.trainLengths), ("test lengths", task.testLengths)]
             let splits = try ranges.map { label, range -> EvalSplit in
                 guard task.validLengths.contains(range.lowerBound), task.validLengths.contains(range.upperBound) else {

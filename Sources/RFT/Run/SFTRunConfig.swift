@@ -56,7 +56,8 @@ public struct SFTRunConfig: PipelineConfiguration {
         }
         plan.record(self, resumable: PipelinePlan.lengthFree("max_steps", sft.training.lrSchedulerType))
         let c = loaded.model.config, rows = sft.training.perDeviceTrainBatchSize
-        try MemoryBudget.check(MemoryBudget.training(c) + MemoryBudget.step(c, rows: rows, length: c.contextLength),
+        let reference = ExampleSource.fixed(train).defaultCompletionLength(tokenizer: loaded.tokenizer) ?? c.contextLength
+        try MemoryBudget.check(MemoryBudget.training(c) + MemoryBudget.step(c, rows: rows, length: loaded.longestSequence(completion: reference)),
                                for: "an SFT step of \(rows) sequences", key: "per_device_train_batch_size")
         var notes = loaded.skipped.prefix(10).map { "skipped \($0)" }
         notes.append("\(train.count) inputs to train on, \(held.count) held out")

@@ -80,7 +80,10 @@ public struct SampleConfig: Configuration {
         let loaded = try InputConfig(modelNameOrPath: modelNameOrPath, chatTemplate: chatTemplate).loadModel()
         let task = loaded.taskName.flatMap { try? TaskRegistry.task(named: $0) }
         let context = loaded.model.config.contextLength
-        try MemoryBudget.check(MemoryBudget.sampling(loaded.model.config, rows: numGenerations, length: context),
+        // the longest prompt plus max_new_tokens, when set; else the whole context
+        let longestPrompt = prompts.map { ((try? raw ? loaded.tokenizer.encode($0) : loaded.tokenizer.encodePrompt($0))?.count) ?? context }.max() ?? 0
+        let length = maxNewTokens.map { min(context, longestPrompt + $0) } ?? context
+        try MemoryBudget.check(MemoryBudget.sampling(loaded.model.config, rows: numGenerations, length: length),
                                for: "\(numGenerations) samples at once", key: "num_generations")
         let sampler = Sampler(model: loaded.model)
         return try BLAS.withThreads(threads) {

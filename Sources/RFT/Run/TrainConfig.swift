@@ -71,7 +71,7 @@ public struct TrainConfig: PipelineConfiguration {
     public func validate() throws {
         try inputs.validate()
         try reward.validate()
-        try criterion.validate()
+        try reward.criterion(adjusting: criterion).validate()
         try run.validate()
         try grpo.validate()
         try ConfigRule.range("eval_inputs", evalInputs, 0, 1 << 20)
@@ -99,7 +99,7 @@ public struct TrainConfig: PipelineConfiguration {
         plan.monitor.seed = seed
         plan.monitor.maxCompletionLength = monitor.maxCompletionLength ?? loaded.defaultCompletionLength
         plan.grpo.maxCompletionLength = grpo.maxCompletionLength ?? loaded.defaultCompletionLength
-        plan.criterion = criterion
+        plan.criterion = reward.criterion(adjusting: criterion)
         plan.saveSteps = run.saveSteps
         plan.saveTotalLimit = run.saveTotalLimit
         plan.loggingSteps = run.loggingSteps
@@ -129,10 +129,9 @@ public struct TrainConfig: PipelineConfiguration {
     /// Refuses batches the machine cannot hold.
     private func checkMemory(_ loaded: RunInputs, plan: PipelinePlan) throws {
         let c = loaded.model.config
-        let prompt = loaded.examples.map { (try? loaded.tokenizer.encodePrompt($0).count) ?? 0 }.max() ?? 0
         let completion = max(plan.monitor.completionLength(for: loaded.examples, tokenizer: loaded.tokenizer),
                              grpo.maxCompletionLength ?? ExampleSource.fixed(loaded.examples).defaultCompletionLength(tokenizer: loaded.tokenizer)!)
-        let length = min(c.contextLength, prompt + completion)
+        let length = loaded.longestSequence(completion: completion)
         let rows = grpo.training.perDeviceTrainBatchSize  // a micro-batch; a process samples all of its micro-batches at once
         try MemoryBudget.check(MemoryBudget.training(c, copies: grpo.loss.beta > 0 ? 5 : 4) + MemoryBudget.step(c, rows: rows, length: length)
                                + MemoryBudget.sampling(c, rows: rows * grpo.training.gradientAccumulationSteps, length: length),
