@@ -1,4 +1,4 @@
-// `rft-bench rft-step tiny`: one end-to-end GRPO step of PolicyGradientTrainer — sample, score,
+// `rft-bench rft-step tiny|smollm2`: one end-to-end GRPO step of PolicyGradientTrainer — sample, score,
 // advantages, update — on the same work as benchmarks/peers/trl_grpo_step.py (TRL's GRPOTrainer).
 import Foundation
 import RFT
@@ -15,27 +15,73 @@ func rftStepTokenizer() -> Tokenizer {
     Tokenizer(characters: (33..<93).map { Character(Unicode.Scalar(UInt8($0))) })
 }
 
-/// GRPO steps of 8 prompts × 8 generations, ≤ 8 new tokens, temperature 1, on a random-weight
-/// GPT with addition prompts (`a+b`, a of 2 digits, b of 1–2) and an exact-match reward.
+/// `a+b` chat prompts for the `smollm2` config, the same list as the peer's `chat_addition_prompts`:
+/// `What is a+b? Answer with the number only.` with a = 10 + (37i + 13) mod 90 and
+/// b = 10 + (59i + 29) mod 90, i = 0…63 (two-digit operands, no randomness to match across languages).
+func rftStepChatPrompts() -> [TaskExample] {
+    (0..<64).map { i in
+        let a = 10 + (37 * i + 13) % 90, b = 10 + (59 * i + 29) % 90
+        return TaskExample(prompt: "What is \(a)+\(b)? Answer with the number only.", reference: String(a + b), length: 2, id: "chat-\(i)")
+    }
+}
+
+/// The work of one `rft-step` config: model, tokenizer, prompts, reward, and the settings that
+/// differ between configs (the rest is shared, below).
+struct RFTStepWork {
+    var model: GPT
+    var tokenizer: Tokenizer
+    var source: ExampleSource
+    var reward: any RewardFunction
+    var maxCompletionLength: Int
+    var learningRate: Float
+    var steps: (warmup: Int, timed: Int)
+
+    /// `tiny`: a random-weight GPT on `a+b` (a of 2 digits, b of 1–2), exact match, ≤ 8 new tokens.
+    /// `smollm2`: SmolLM2-135M-Instruct's GGUF (scripts/fetch-models) with its ChatML template,
+    /// `rftStepChatPrompts`, number-match, ≤ 64 new tokens, stopping at `<|im_end|>`.
+    init(_ name: String) throws {
+        switch name {
+        case "tiny":
+            tokenizer = rftStepTokenizer()
+            model = GPT(rftStepConfigs["tiny"]!, seed: 1)
+            precondition(tokenizer.vocabularySize == model.config.vocabularySize, "rft-step: tokenizer and model vocabularies differ")
+            let task = AdditionTask(trainLengths: 2...2, testLengths: 2...2)
+            source = .task(task, lengths: 2...2)
+            reward = TaskVerifierReward(task: task, kind: .exactMatch)
+            (maxCompletionLength, learningRate, steps) = (8, 1e-4, (3, 20))
+        case "smollm2":
+            guard ModelCache.has(ModelCache.smolLM2) else {
+                throw ConfigError.invalid(key: "config", reason: "\(ModelCache.smolLM2) missing: run scripts/fetch-models")
+            }
+            let imported = try PretrainedModel(path: ModelCache.smolLM2)
+            model = imported.model
+            tokenizer = try ChatTemplateChoice.auto.apply(to: imported.tokenizer)
+            source = .fixed(rftStepChatPrompts())
+            reward = NumberMatchReward(task: ChatArithmeticTask(.addition))
+            (maxCompletionLength, learningRate, steps) = (64, 1e-5, (1, 4))
+        default:
+            throw ConfigError.invalid(key: "config", reason: "unknown rft-step config \(name); one of smollm2, tiny")
+        }
+    }
+}
+
+/// GRPO steps of 8 prompts × 8 generations, temperature 1, on the config's work (`RFTStepWork`).
 /// Loss: PPO-clip (ε 0.2, one iteration so the ratio is 1) with token-mean aggregation, β 0, no
 /// dynamic sampling (zero-std groups are trained on): TRL's `loss_type="dapo"` defaults.
 /// Prints one JSON line with the median step time and the medians of its generation, scoring
 /// and update parts.
 func rftStepBench(_ name: String, steps: Int?, warmup: Int?) {
-    guard let modelConfig = rftStepConfigs[name] else {
-        FileHandle.standardError.write("unknown config \(name); one of \(rftStepConfigs.keys.sorted())\n".data(using: .utf8)!)
+    let work: RFTStepWork
+    do { work = try RFTStepWork(name) } catch {
+        FileHandle.standardError.write("rft-step: \(error)\n".data(using: .utf8)!)
         exit(2)
     }
-    let tokenizer = rftStepTokenizer()
-    precondition(tokenizer.vocabularySize == modelConfig.vocabularySize, "rft-step: tokenizer and model vocabularies differ")
-    let model = GPT(modelConfig, seed: 1)
-    let task = AdditionTask(trainLengths: 2...2, testLengths: 2...2)
     var config = GRPOConfig()
     config.numGenerations = 8
     config.training.perDeviceTrainBatchSize = 8 * 8  // 8 prompts
-    config.maxCompletionLength = 8
+    config.maxCompletionLength = work.maxCompletionLength
     config.temperature = 1
-    config.training.learningRate = 1e-4
+    config.training.learningRate = work.learningRate
     config.training.weightDecay = 0
     config.training.maxGradNorm = 1
     config.numIterations = 1
@@ -45,14 +91,13 @@ func rftStepBench(_ name: String, steps: Int?, warmup: Int?) {
     config.training.seed = 0
     let trainer: GRPOTrainer
     do {
-        trainer = try GRPOTrainer(model: model, tokenizer: tokenizer, config: config, reward: TaskVerifierReward(task: task, kind: .exactMatch),
-                                  source: .task(task, lengths: 2...2))
+        trainer = try GRPOTrainer(model: work.model, tokenizer: work.tokenizer, config: config, reward: work.reward, source: work.source)
     } catch {
         FileHandle.standardError.write("rft-step: \(error)\n".data(using: .utf8)!)
         exit(1)
     }
 
-    let (warmupSteps, timedSteps) = (warmup ?? 3, steps ?? 20)
+    let (warmupSteps, timedSteps) = (warmup ?? work.steps.warmup, steps ?? work.steps.timed)
     var times: [Double] = [], generation: [Double] = [], scoring: [Double] = [], update: [Double] = []
     var rewards: [Double] = [], lengths: [Double] = []
     for i in 0..<(warmupSteps + timedSteps) {
@@ -80,5 +125,6 @@ func rftStepBench(_ name: String, steps: Int?, warmup: Int?) {
         "reward": rewards.reduce(0, +) / Double(max(1, rewards.count)),
         "completion_length": lengths.reduce(0, +) / Double(max(1, lengths.count)),
         "peak_rss_mb": peakRSSMegabytes(), "threads": BLAS.threads,
+        "prompt_tokens": (try? work.tokenizer.encodePrompt(rftStepChatPrompts()[0].prompt).count) ?? 0,
     ])
 }

@@ -130,6 +130,6 @@ case "train-step": trainStep(args.dropFirst().first ?? "tiny", steps: option("--
 case "rft-step": rftStepBench(args.dropFirst().first ?? "tiny", steps: option("--steps"), warmup: option("--warmup"))
 case "allreduce": allReduceBench(elements: option("--elements") ?? 1 << 20, repeats: option("--repeats") ?? 10)
 default:
-    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2|smollm2> [--steps N] [--warmup W] | rft-step tiny [--steps N] [--warmup W] | allreduce [--elements E] [--repeats R] (under mpirun)")
+    print("usage: rft-bench sgemm [--size N] | train-step <tiny|char|small|gpt2|smollm2> [--steps N] [--warmup W] | rft-step <tiny|smollm2> [--steps N] [--warmup W] | allreduce [--elements E] [--repeats R] (under mpirun)")
     exit(2)
 }
