@@ -23,11 +23,24 @@ extension GPT {
         return (r.logProbs, r.entropy!)
     }
 
+    /// `completionLogProbsAndEntropy` plus a critic's value V(s_t) = w·ln_f(h_t) + b at every
+    /// completion token's state (the row that predicts it: the prompt and the completion before
+    /// it), from the same forward pass: PPO's value head on the policy's residual stream.
+    /// `valueHead` is a Linear(width → 1). → logProbs, entropy and values, each (Σ |c|), recorded
+    /// for autograd unless inside `withoutGradients` (the values' gradient reaches the backbone).
+    public func completionLogProbsEntropyAndValues(prompts: [[Int]], completions: [[Int]], valueHead: Linear)
+        -> (logProbs: Tensor, entropy: Tensor, values: Tensor)
+    {
+        precondition(valueHead.weight.shape == [1, config.width], "completionValues: the value head must be Linear(\(config.width) → 1)")
+        let r = completionTokenStatistics(prompts: prompts, completions: completions, entropy: true, valueHead: valueHead)
+        return (r.logProbs, r.entropy!, r.values!)
+    }
+
     /// The shared body: packs the batch (consecutive completions of an identical prompt share
     /// one copy of it, as GRPO's K completions do; no padding), runs the model once, and reads
-    /// log π (and H) at the rows that predict completion tokens only.
-    private func completionTokenStatistics(prompts: [[Int]], completions: [[Int]], entropy: Bool)
-        -> (logProbs: Tensor, entropy: Tensor?)
+    /// log π (and H, and the value head's V) at the rows that predict completion tokens only.
+    private func completionTokenStatistics(prompts: [[Int]], completions: [[Int]], entropy: Bool, valueHead: Linear? = nil)
+        -> (logProbs: Tensor, entropy: Tensor?, values: Tensor?)
     {
         precondition(prompts.count == completions.count && !prompts.isEmpty, "completionLogProbs: \(prompts.count) prompts, \(completions.count) completions")
         // inputs: each distinct prompt once, then every completion token but the last
@@ -52,6 +65,11 @@ extension GPT {
         }
         let stream = residualStream(tokens: tokens, layout: AttentionLayout(groups: groups))  // (N, C)
         let logits = self.logits(of: stream, rows: picks)                                   // (Σ |c|, V)
-        return tokenLogProbsAndEntropy(logits, rows: Array(picks.indices), tokens: targets, entropy: entropy)  // (Σ |c|) each
+        let r = tokenLogProbsAndEntropy(logits, rows: Array(picks.indices), tokens: targets, entropy: entropy)  // (Σ |c|) each
+        let values = valueHead.map { head in
+            let picked = embedding(stream, indices: picks, shape: [picks.count])             // (Σ |c|, C)
+            return head(lnF(picked)).reshaped([picks.count])                                 // (Σ |c|)
+        }
+        return (r.logProbs, r.entropy, values)
     }
 }

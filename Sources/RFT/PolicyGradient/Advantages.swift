@@ -11,6 +11,12 @@ public enum AdvantageEstimator: String, Codable, CaseIterable, Sendable, ConfigC
     /// A = r − group mean, divided by a std as `scale_rewards` says (TRL's GRPOTrainer;
     /// `scale_rewards: none` is Dr. GRPO's advantage).
     case grpo
+    /// PPO with a critic: a value head on the policy's residual stream, per-token rewards
+    /// (−β·KL to the reference at each token, the score at the last), GAE (γ `gamma`, λ `lam`),
+    /// advantages whitened over the step, a clipped value loss (`vf_coef`, `cliprange_value`) and
+    /// adaptive KL control (`kl_target`, `kl_horizon`). The trainer computes these; as a
+    /// per-completion estimator it passes the scores through.
+    case gae
 }
 
 /// Which std GRPO divides the centred rewards by (TRL's `scale_rewards`).
@@ -95,7 +101,7 @@ public struct AdvantageComputer: Codable, Equatable, Sendable {
         let counted = rewards.indices.filter(isScored).map { rewards[$0] }
         var out = [Double](repeating: 0, count: rewards.count)
         switch estimator {
-        case .reinforce:
+        case .reinforce, .gae:
             for i in rewards.indices where isScored(i) { out[i] = rewards[i] }
         case .reinforceBaseline:
             guard !counted.isEmpty else { return out }

@@ -41,6 +41,18 @@ public struct GRPOConfig: Configuration {
     /// type's normaliser — so they neither pull toward the reference nor dilute the other
     /// groups' gradient. Unlike `dynamic_sampling` it samples nothing more.
     public var maskZeroAdvantageGroups = false
+    /// `gae`: the discount γ of the per-token rewards (TRL's PPO default 1).
+    public var gamma: Double = 1
+    /// `gae`: GAE's λ (TRL's PPO default 0.95).
+    public var lam: Double = 0.95
+    /// `gae`: the value loss's weight in the total loss.
+    public var vfCoef: Float = 0.1
+    /// `gae`: how far a value may move from its rollout-time value before its loss is clipped.
+    public var cliprangeValue: Float = 0.2
+    /// `gae`: the KL per completion (nats) adaptive control steers β toward; nil: β fixed.
+    public var klTarget: Double?
+    /// `gae`: completions over which adaptive KL control corrects its error.
+    public var klHorizon: Double = 10_000
 
     /// `rft train`'s defaults: 40 steps of 32 prompts × 8 completions, learning rate 5e-5.
     public init() {
@@ -65,6 +77,10 @@ public struct GRPOConfig: Configuration {
         "max_sampling_tries": "most rollout batches per step under dynamic_sampling",
         "mask_truncated_completions": "leave completions cut off at max_completion_length out of the loss (TRL's)",
         "mask_zero_advantage_groups": "leave groups whose advantages are all zero out of the loss and its normaliser entirely",
+        "gamma": "gae: discount of the per-token rewards", "lam": "gae: GAE's lambda",
+        "vf_coef": "gae: weight of the value loss", "cliprange_value": "gae: clip range of the value loss",
+        "kl_target": "gae: KL per completion that adaptive control steers beta toward (default: beta fixed)",
+        "kl_horizon": "gae: completions over which adaptive KL control corrects",
     ]
 
     /// Prompts per step: the batch's completions over K.
@@ -85,5 +101,24 @@ public struct GRPOConfig: Configuration {
         try ConfigRule.sampling(temperature: temperature, topK: topK, topP: topP, positive: true)
         try ConfigRule.range("num_iterations", numIterations, 1, 1024)
         try ConfigRule.range("max_sampling_tries", maxSamplingTries, 1, 1024)
+        try ConfigRule.finite("gamma", gamma, 0, 1)
+        try ConfigRule.finite("lam", lam, 0, 1)
+        try ConfigRule.finite("vf_coef", vfCoef, 0, 1e6)
+        try ConfigRule.finite("cliprange_value", cliprangeValue, 0, 1e6)
+        if let t = klTarget { try ConfigRule.finite("kl_target", t, 1e-9, 1e6) }
+        try ConfigRule.finite("kl_horizon", klHorizon, 1, 1e12)
+        if advantageEstimator == .gae {
+            if loss.importanceSamplingLevel == .sequence {
+                throw ConfigError.invalid(key: "importance_sampling_level", reason: "gae gives each token its own advantage: use token")
+            }
+            if maskZeroAdvantageGroups {
+                throw ConfigError.invalid(key: "mask_zero_advantage_groups", reason: "needs a group estimator (grpo, rloo), not gae")
+            }
+            if klTarget != nil && loss.beta == 0 {
+                throw ConfigError.invalid(key: "kl_target", reason: "adaptive KL control starts from beta: set beta > 0")
+            }
+        } else if klTarget != nil {
+            throw ConfigError.invalid(key: "kl_target", reason: "adaptive KL control is gae's (advantage_estimator: gae)")
+        }
     }
 }

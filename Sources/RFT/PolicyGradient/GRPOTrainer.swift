@@ -48,6 +48,15 @@ public struct GRPOStepMetrics: TrainerMetrics, Equatable {
     /// With several reward functions, each one's statistics over the step's completions it
     /// scored, by name (metrics.jsonl writes TRL's `rewards/<name>/mean` and `/std`, the sample std).
     public var rewardFunctions: [String: RewardFunctionStatistics] = [:]
+    /// `gae`: the clipped value loss (token mean, last optimisation pass); nil for other estimators.
+    public var valueLoss: Double?
+    /// `gae`: share of tokens whose value loss was clipped (last pass).
+    public var valueClipFraction: Double?
+    /// `gae`: 1 − Var(returns − values)/Var(returns) of the rollout-time values over the step's
+    /// tokens (0 when the returns do not vary).
+    public var explainedVariance: Double?
+    /// `gae`: the KL coefficient β after the step (adaptive under `kl_target`; its rewards used the one before).
+    public var klCoefficient: Double?
 }
 
 /// The trainer's mutable state apart from the weights, the AdamW state and the frozen reference:
@@ -62,13 +71,17 @@ public struct GRPOTrainerState: Codable, Equatable, Sendable {
     public var advantages: AdvantageComputer
     /// Per-input reward-std tracking.
     public var tracker: RewardStdTracker
+    /// `gae`: the KL controller (its current β); nil otherwise.
+    public var klController: KLController?
 
     /// A state from its parts.
-    public init(stepCount: Int, generator: RandomGenerator, advantages: AdvantageComputer, tracker: RewardStdTracker) {
+    public init(stepCount: Int, generator: RandomGenerator, advantages: AdvantageComputer, tracker: RewardStdTracker,
+                klController: KLController? = nil) {
         self.stepCount = stepCount
         self.generator = generator
         self.advantages = advantages
         self.tracker = tracker
+        self.klController = klController
     }
 }
 
@@ -137,6 +150,9 @@ struct PolicyMicroBatch {
     let prompts: [[Int]], completions: [[Int]]
     /// π_old's and the reference's log-probs of the completion tokens, when computed.
     var old: [Float]?, reference: [Float]?
+    /// `gae`: the rollout-time values, the whitened GAE advantages and the returns of the
+    /// completion tokens.
+    var oldValues: [Float]?, tokenAdvantages: [Float]?, returns: [Float]?
 
     /// Rows `rows` of `batch`.
     init(rows: [Int], of batch: RolloutBatch) {
@@ -153,6 +169,7 @@ struct UpdateResult {
     var entropy: Float = 0
     var gradNorm: Float = 0
     var allReduceSeconds = 0.0
+    var valueLoss: Float = 0, valueClipFraction: Float = 0, explainedVariance: Double = 0
 }
 
 /// Reinforcement finetuning with sampled completions (TRL's GRPOTrainer): rollouts of K
@@ -194,6 +211,11 @@ public final class GRPOTrainer: Trainer {
     public private(set) var stepCount = 0
     /// The processes the prompts of a step are split across.
     public let group: any ProcessGroup
+    /// `gae`: the critic, a Linear(width → 1) on the policy's final normed residual stream
+    /// (shared backbone; checkpointed as `value_head.*`, trained by the same AdamW); nil otherwise.
+    public let valueHead: Linear?
+    /// `gae`: the KL coefficient of the per-token rewards, adaptive under `kl_target`.
+    public var klController: KLController?
 
     /// A trainer for `model` on prompts from `source` (split across `group`). Throws when the
     /// settings are invalid, or when no completion length is set and `source` cannot tell one.
@@ -210,7 +232,17 @@ public final class GRPOTrainer: Trainer {
         self.reward = reward
         self.source = source
         maxCompletionLength = length
-        optimizer = config.training.makeOptimizer(model.namedParameters())
+        if config.advantageEstimator == .gae {
+            // a critic sharing the backbone: one forward gives log-probs and values, and the
+            // value loss shapes the features the policy reads (the choice of TRL's older
+            // AutoModelForCausalLMWithValueHead); a separate value model would double the memory
+            var g = RandomGenerator(seed: config.training.seed ^ 0x7A1E_5EED)
+            valueHead = Linear(model.config.width, 1, bias: true, std: 1 / Float(model.config.width + 1), using: &g)
+            klController = KLController(beta: Double(config.loss.beta), target: config.klTarget, horizon: config.klHorizon)
+        } else {
+            (valueHead, klController) = (nil, nil)
+        }
+        optimizer = config.training.makeOptimizer(model.namedParameters() + (valueHead.map(Self.valueHeadParameters) ?? []))
         advantages = AdvantageComputer(config.advantageEstimator, scaleRewards: config.scaleRewards)
         generator = RandomGenerator(seed: config.training.seed)
         tracker = RewardStdTracker(criterion: criterion)
@@ -226,12 +258,13 @@ public final class GRPOTrainer: Trainer {
     /// Everything that changes from step to step except the weights, the AdamW state and the
     /// reference.
     public var trainerState: GRPOTrainerState {
-        get { GRPOTrainerState(stepCount: stepCount, generator: generator, advantages: advantages, tracker: tracker) }
+        get { GRPOTrainerState(stepCount: stepCount, generator: generator, advantages: advantages, tracker: tracker, klController: klController) }
         set {
             stepCount = newValue.stepCount
             generator = newValue.generator
             advantages = newValue.advantages
             tracker = newValue.tracker
+            if newValue.klController != nil { klController = newValue.klController }
         }
     }
 
@@ -244,9 +277,15 @@ public final class GRPOTrainer: Trainer {
         trainerState = s
     }
 
-    /// The frozen reference's weights, as `reference.<name>`.
+    /// The frozen reference's weights, as `reference.<name>`, and the critic's, as `value_head.<name>`.
     public var extraTensors: [(name: String, tensor: Tensor)] {
-        reference.map { r in r.namedParameters().map { (name: "reference." + $0.name, tensor: $0.tensor) } } ?? []
+        (reference.map { r in r.namedParameters().map { (name: "reference." + $0.name, tensor: $0.tensor) } } ?? [])
+            + (valueHead.map(Self.valueHeadParameters) ?? [])
+    }
+
+    /// The value head's parameters as `value_head.<name>` (their AdamW state checkpoints by these names).
+    static func valueHeadParameters(_ head: Linear) -> [(name: String, tensor: Tensor)] {
+        head.namedParameters().map { (name: "value_head." + $0.name, tensor: $0.tensor) }
     }
 
     /// Every input seen so far with its first and latest reward mean/std, in order of first sighting.
@@ -359,7 +398,8 @@ public final class GRPOTrainer: Trainer {
         let dropped = Set((0..<batch.groupCount).filter { g in
             config.maskZeroAdvantageGroups && adv[(g * k)..<((g + 1) * k)].allSatisfy { $0 == 0 }
         })
-        let trained = batch.lengths.indices.filter { batch.lengths[$0] > 0 && !dropped.contains($0 / k) }
+        // (gae: a completion no reward function scored has no advantage to estimate and sits out)
+        let trained = batch.lengths.indices.filter { batch.lengths[$0] > 0 && !dropped.contains($0 / k) && (valueHead == nil || batch.scored[$0]) }
         // mask_truncated_completions: completions that did not end their sequence or turn
         func inLoss(_ row: Int) -> Bool { !(config.maskTruncatedCompletions && batch.truncated[row]) }
         let whole = PolicyLossNormalizer(lengths: trained.map { batch.lengths[$0] }, inLoss: trained.map(inLoss))
@@ -370,18 +410,42 @@ public final class GRPOTrainer: Trainer {
         }.filter { !$0.rows.isEmpty }
         for i in parts.indices {
             let (prompts, completions) = (parts[i].prompts, parts[i].completions)
-            if config.numIterations > 1 { parts[i].old = withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
+            if let valueHead {  // gae: π_old's log-probs (for the per-token KL reward) and the rollout-time values
+                let (lp, _, values) = withoutGradients { model.completionLogProbsEntropyAndValues(prompts: prompts, completions: completions, valueHead: valueHead) }
+                (parts[i].old, parts[i].oldValues) = (lp.toArray(), values.toArray())
+            } else if config.numIterations > 1 {
+                parts[i].old = withoutGradients { model.completionLogProbs(prompts: prompts, completions: completions).toArray() }
+            }
             parts[i].reference = reference.map { r in withoutGradients { r.completionLogProbs(prompts: prompts, completions: completions).toArray() } }
         }
+        if valueHead != nil { result.explainedVariance = try prepareGAE(&parts, scores: batch.rewards, inLoss: inLoss) }
+        var lossConfig = config.loss
+        if valueHead != nil { lossConfig.beta = 0 }  // gae puts the KL in the rewards, not in the loss
+        let parameters = model.parameters() + (valueHead?.parameters() ?? [])
         for iteration in 0..<config.numIterations {
             optimizer.zeroGrad()
-            var gradients = GradientAccumulation(model.parameters()), sums: PolicyLossSums?
+            var gradients = GradientAccumulation(parameters), sums: PolicyLossSums?
+            var valueSums = [0.0, 0.0]  // the value loss (normalised by the step's tokens) and its clipped tokens
             for part in parts {
-                let (lp, entropy) = model.completionLogProbsAndEntropy(prompts: part.prompts, completions: part.completions)
-                let (loss, stats) = policyGradientLoss(
+                let lp: Tensor, entropy: Tensor, values: Tensor?
+                if let valueHead {
+                    (lp, entropy, values) = model.completionLogProbsEntropyAndValues(prompts: part.prompts, completions: part.completions,
+                                                                                    valueHead: valueHead)
+                } else {
+                    (lp, entropy) = model.completionLogProbsAndEntropy(prompts: part.prompts, completions: part.completions)
+                    values = nil
+                }
+                var (loss, stats) = policyGradientLoss(
                     logProbs: lp, sequenceLengths: part.completions.map(\.count), advantages: part.rows.map { adv[$0] },
-                    oldLogProbs: part.old, referenceLogProbs: part.reference, entropy: entropy, config: config.loss,
-                    inLoss: part.rows.map(inLoss), maxCompletionLength: maxCompletionLength, normalizer: whole)
+                    oldLogProbs: part.old, referenceLogProbs: part.reference, entropy: entropy, config: lossConfig,
+                    inLoss: part.rows.map(inLoss), tokenAdvantages: part.tokenAdvantages, maxCompletionLength: maxCompletionLength,
+                    normalizer: whole)
+                if let values {
+                    let (valueLoss, clipped) = self.valueLoss(values, of: part, inLoss: inLoss, tokens: whole.tokens)
+                    valueSums[0] += Double(valueLoss.item())
+                    valueSums[1] += clipped
+                    loss = loss + valueLoss * config.vfCoef
+                }
                 sums = sums.map { $0 + stats.sums } ?? stats.sums
                 loss.backward()
                 gradients.add()
@@ -390,14 +454,82 @@ public final class GRPOTrainer: Trainer {
             let stats = PolicyLossStatistics(PolicyLossSums(values: try group.allReduce((sums ?? PolicyLossSums()).values)))  // the step's
             result.statistics = stats
             result.loss = Float(stats.sums.loss)
+            if valueHead != nil {
+                let v = try group.allReduce(valueSums)
+                result.valueLoss = Float(v[0])
+                result.valueClipFraction = stats.sums.tokens > 0 ? Float(v[1] / stats.sums.tokens) : 0
+                result.loss += config.vfCoef * result.valueLoss
+            }
             if iteration == 0 { result.entropy = stats.entropy }
             guard result.loss.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the policy loss") }
-            result.allReduceSeconds += try group.allReduceGradients(model.parameters())
-            result.gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
+            result.allReduceSeconds += try group.allReduceGradients(parameters)
+            result.gradNorm = clipGradNorm(parameters, maxNorm: config.training.maxGradNorm)
             guard result.gradNorm.isFinite else { throw TrainingError.nonFinite(step: stepCount + 1, what: "the gradient norm") }
             optimizer.step()
         }
         return result
+    }
+
+    /// gae: each completion's per-token rewards (−β·(log π_old − log π_ref), the score at its last
+    /// token), GAE over the rollout-time values, the advantages whitened over the whole step's
+    /// tokens in the loss; then the KL controller's update from the step's mean KL per
+    /// completion. → the explained variance of the rollout-time values over the step's tokens.
+    private func prepareGAE(_ parts: inout [PolicyMicroBatch], scores: [Double], inLoss: (Int) -> Bool) throws -> Double {
+        let beta = klController?.beta ?? 0
+        var advantages: [[Double]] = []
+        // Σ1, ΣA, ΣA² over the loss's tokens; Σ1, ΣR, ΣR², Σ(R−V), Σ(R−V)² over all tokens; Σ KL per completion; completions
+        var m = [Double](repeating: 0, count: 10)
+        for i in parts.indices {
+            let part = parts[i]
+            var partAdvantages: [Double] = [], returns: [Double] = [], start = 0
+            for (j, row) in part.rows.enumerated() {
+                let n = part.completions[j].count, span = start..<(start + n)
+                let old = Array(part.old![span]), values = part.oldValues![span].map(Double.init)
+                let reference = part.reference.map { Array($0[span]) }
+                let rewards = ppoTokenRewards(score: scores[row], logProbs: old, referenceLogProbs: reference, beta: beta)
+                let (a, r) = generalizedAdvantages(rewards: rewards, values: values, gamma: config.gamma, lambda: config.lam)
+                partAdvantages += a
+                returns += r
+                if inLoss(row) { m[0] += Double(n); m[1] += a.reduce(0, +); m[2] += a.reduce(0) { $0 + $1 * $1 } }
+                for (rt, vt) in zip(r, values) { m[3] += 1; m[4] += rt; m[5] += rt * rt; m[6] += rt - vt; m[7] += (rt - vt) * (rt - vt) }
+                if let reference { m[8] += zip(old, reference).reduce(0.0) { $0 + Double($1.0 - $1.1) } }
+                m[9] += 1
+                start += n
+            }
+            advantages.append(partAdvantages)
+            parts[i].returns = returns.map(Float.init)
+        }
+        m = try group.allReduce(m)  // the whole step's
+        let mean = m[1] / max(1, m[0]), std = max(0, m[2] / max(1, m[0]) - mean * mean).squareRoot()
+        for i in parts.indices { parts[i].tokenAdvantages = whitened(advantages[i], mean: mean, std: std).map(Float.init) }
+        klController?.update(kl: m[8] / max(1, m[9]), completions: Int(m[9]))
+        func variance(_ sum: Double, _ squares: Double) -> Double { squares / max(1, m[3]) - (sum / max(1, m[3])) * (sum / max(1, m[3])) }
+        let returnsVariance = variance(m[4], m[5])
+        return returnsVariance > 1e-12 ? 1 - variance(m[6], m[7]) / returnsVariance : 0
+    }
+
+    /// The clipped value loss of one micro-batch (½·max((V − R)², (V_clip − R)²) per token in the
+    /// loss, normalised by the step's `tokens`), with its backward. → the loss and its clipped tokens.
+    private func valueLoss(_ values: Tensor, of part: PolicyMicroBatch, inLoss: (Int) -> Bool, tokens: Int) -> (Tensor, Double) {
+        let old = part.oldValues!, returns = part.returns!, w = 1 / Float(max(1, tokens))
+        var grad = [Float](repeating: 0, count: values.count), total: Double = 0, clipped = 0.0, t = 0
+        for (j, row) in part.rows.enumerated() {
+            let n = part.completions[j].count
+            defer { t += n }
+            guard inLoss(row) else { continue }
+            for i in t..<(t + n) {
+                let l = clippedValueLoss(value: values.data[i], old: old[i], target: returns[i], clipRange: config.cliprangeValue)
+                total += Double(w * l.loss)
+                grad[i] = w * l.grad
+                if l.clipped { clipped += 1 }
+            }
+        }
+        let out = Tensor(scalar: Float(total)).recorded(from: [values]) { g in
+            guard values.requiresGrad else { return }
+            let gv = values.gradBuffer()
+            for i in grad.indices { gv[i] += g.data[0] * grad[i] }
+        }
+        return (out, clipped)
     }
 
     /// The step's metrics from every sampled batch and the update.
@@ -424,6 +556,8 @@ public final class GRPOTrainer: Trainer {
             numSamplingTries: sampled.count, fracGroupsKept: Double(trainedGroups) / g,
             tokensPerSecond: generationSeconds > 0 ? Double(tokens) / generationSeconds : 0,
             generationSeconds: generationSeconds, scoringSeconds: scoringSeconds, updateSeconds: updateSeconds,
-            allReduceSeconds: update.allReduceSeconds, rewardFunctions: functions)
+            allReduceSeconds: update.allReduceSeconds, rewardFunctions: functions,
+            valueLoss: valueHead.map { _ in Double(update.valueLoss) }, valueClipFraction: valueHead.map { _ in Double(update.valueClipFraction) },
+            explainedVariance: valueHead.map { _ in update.explainedVariance }, klCoefficient: klController?.beta)
     }
 }

@@ -205,7 +205,8 @@ public struct PolicyLossNormalizer: Equatable, Sendable {
 /// completion; `oldLogProbs` (N) are the sampling policy's; `referenceLogProbs` (N) the frozen
 /// reference's (needed when beta > 0); `entropy` (N) the policy's per-token entropy (needed when
 /// `config.entropyCoefficient` ≠ 0, then differentiated too; otherwise only averaged for
-/// logging); `inLoss` (one per completion, default all) masks completions out of every term
+/// logging); `tokenAdvantages` (N), when given, replace `advantages` token by token (PPO's GAE);
+/// `inLoss` (one per completion, default all) masks completions out of every term
 /// and of the statistics (TRL's `mask_truncated_completions`); `maxCompletionLength` is
 /// `dr_grpo`'s normaliser (default: the longest completion); `normalizer` counts the whole
 /// batch's tokens and completions when this is one process's share of it (default: these).
@@ -213,7 +214,7 @@ public struct PolicyLossNormalizer: Equatable, Sendable {
 public func policyGradientLoss(
     logProbs: Tensor, sequenceLengths: [Int], advantages: [Float], oldLogProbs: [Float]? = nil,
     referenceLogProbs: [Float]? = nil, entropy: Tensor? = nil, config: PolicyLossConfig, inLoss: [Bool]? = nil,
-    maxCompletionLength: Int? = nil, normalizer: PolicyLossNormalizer? = nil
+    tokenAdvantages: [Float]? = nil, maxCompletionLength: Int? = nil, normalizer: PolicyLossNormalizer? = nil
 ) -> (loss: Tensor, statistics: PolicyLossStatistics) {
     let n = logProbs.count
     precondition(sequenceLengths.reduce(0, +) == n && sequenceLengths.count == advantages.count,
@@ -221,6 +222,8 @@ public func policyGradientLoss(
     precondition(oldLogProbs.map { $0.count == n } ?? true && referenceLogProbs.map { $0.count == n } ?? true,
                  "policyGradientLoss: old/reference log-probs need \(n) entries")
     precondition(inLoss.map { $0.count == sequenceLengths.count } ?? true, "policyGradientLoss: one inLoss flag per completion")
+    precondition(tokenAdvantages.map { $0.count == n } ?? true, "policyGradientLoss: token advantages need \(n) entries")
+    precondition(tokenAdvantages == nil || config.importanceSamplingLevel == .token, "policyGradientLoss: token advantages need token-level ratios")
     precondition(config.beta == 0 || referenceLogProbs != nil, "policyGradientLoss: beta > 0 needs reference log-probs")
     precondition(entropy.map { $0.count == n } ?? (config.entropyCoefficient == 0),
                  "policyGradientLoss: an entropy coefficient needs \(n) per-token entropies")
@@ -236,7 +239,7 @@ public func policyGradientLoss(
     for (s, length) in sequenceLengths.enumerated() {
         defer { start += length }
         guard inLoss?[s] ?? true, length > 0 else { continue }
-        let a = advantages[s], tokensOfS = start..<(start + length)
+        let sequenceAdvantage = advantages[s], tokensOfS = start..<(start + length)
         let w: Float
         switch config.lossType {
         case .grpo: w = 1 / Float(length * completions)
@@ -249,7 +252,7 @@ public func policyGradientLoss(
             : nil
         var sequenceGradient: Float = 0  // sequence level: Σₜ wₜ · d(−ρ̃A)/dρ̃ · ρ̃, spread over the tokens as 1/length each
         for t in tokensOfS {
-            let lp = logProbs.data[t]
+            let lp = logProbs.data[t], a = tokenAdvantages?[t] ?? sequenceAdvantage
             weight[t] = w
             let ratio = sequenceRatio ?? oldLogProbs.map { expf(lp - $0[t]) } ?? 1
             let capped = min(ratio, cap), clippedRatio = min(max(ratio, clip.lowerBound), clip.upperBound)
