@@ -136,7 +136,7 @@ def prevalence(runs, here):
     d = os.path.join(runs, "diagnose-500x16")
     if not os.path.exists(os.path.join(d, "summary.json")):
         return "The prevalence run (diagnose-500x16) has not been made.\n"
-    summary = json.load(open(os.path.join(d, "summary.json")))["summary"]
+    summary = json.load(open(os.path.join(d, "summary.json")))["diagnoses"]["before"]  # rft diagnose's summary.json
     rows = [json.loads(l) for l in open(os.path.join(d, "inputs.jsonl")) if l.strip()]
     stds = sorted(r["std"] for r in rows)
     out = ["## How prevalent are small-std inputs? (the paper's Figure 1)\n",
