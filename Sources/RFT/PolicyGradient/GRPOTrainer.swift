@@ -477,8 +477,8 @@ public final class GRPOTrainer: Trainer {
     private func prepareGAE(_ parts: inout [PolicyMicroBatch], scores: [Double], inLoss: (Int) -> Bool) throws -> Double {
         let beta = klController?.beta ?? 0
         var advantages: [[Double]] = []
-        // Σ1, ΣA, ΣA² over the loss's tokens; Σ1, ΣR, ΣR², Σ(R−V), Σ(R−V)² over all tokens; Σ KL per completion; completions
-        var m = [Double](repeating: 0, count: 10)
+        // Σ1, ΣA, ΣA² over the loss's tokens; Σ KL per completion; completions; then the returns' moments over all tokens
+        var m = [Double](repeating: 0, count: 5), moments = ReturnMoments()
         for i in parts.indices {
             let part = parts[i]
             var partAdvantages: [Double] = [], returns: [Double] = [], start = 0
@@ -491,21 +491,20 @@ public final class GRPOTrainer: Trainer {
                 partAdvantages += a
                 returns += r
                 if inLoss(row) { m[0] += Double(n); m[1] += a.reduce(0, +); m[2] += a.reduce(0) { $0 + $1 * $1 } }
-                for (rt, vt) in zip(r, values) { m[3] += 1; m[4] += rt; m[5] += rt * rt; m[6] += rt - vt; m[7] += (rt - vt) * (rt - vt) }
-                if let reference { m[8] += zip(old, reference).reduce(0.0) { $0 + Double($1.0 - $1.1) } }
-                m[9] += 1
+                for (rt, vt) in zip(r, values) { moments.add(return: rt, value: vt) }
+                if let reference { m[3] += zip(old, reference).reduce(0.0) { $0 + Double($1.0 - $1.1) } }
+                m[4] += 1
                 start += n
             }
             advantages.append(partAdvantages)
             parts[i].returns = returns.map(Float.init)
         }
-        m = try group.allReduce(m)  // the whole step's
+        let all = try group.allReduce(m + moments.values)  // the whole step's
+        (m, moments.values) = (Array(all[0..<5]), Array(all[5...]))
         let mean = m[1] / max(1, m[0]), std = max(0, m[2] / max(1, m[0]) - mean * mean).squareRoot()
         for i in parts.indices { parts[i].tokenAdvantages = whitened(advantages[i], mean: mean, std: std).map(Float.init) }
-        klController?.update(kl: m[8] / max(1, m[9]), completions: Int(m[9]))
-        func variance(_ sum: Double, _ squares: Double) -> Double { squares / max(1, m[3]) - (sum / max(1, m[3])) * (sum / max(1, m[3])) }
-        let returnsVariance = variance(m[4], m[5])
-        return returnsVariance > 1e-12 ? 1 - variance(m[6], m[7]) / returnsVariance : 0
+        klController?.update(kl: m[3] / max(1, m[4]), completions: Int(m[4]))
+        return moments.explainedVariance ?? 0
     }
 
     /// The clipped value loss of one micro-batch (½·max((V − R)², (V_clip − R)²) per token in the

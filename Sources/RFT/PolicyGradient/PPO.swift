@@ -61,13 +61,33 @@ func whitened(_ values: [Double], mean: Double, std: Double) -> [Double] {
     values.map { std > 1e-8 ? ($0 - mean) / std : $0 - mean }
 }
 
+/// The sums over tokens that the explained variance needs — count, ΣR, ΣR², Σ(R − V), Σ(R − V)² —
+/// in `values` order, so processes add theirs with one all-reduce.
+struct ReturnMoments {
+    var values = [Double](repeating: 0, count: 5)
+
+    /// Adds one token's return and value.
+    mutating func add(return r: Double, value v: Double) {
+        values[0] += 1; values[1] += r; values[2] += r * r; values[3] += r - v; values[4] += (r - v) * (r - v)
+    }
+
+    /// 1 − Var(returns − values) / Var(returns); nil when the returns do not vary.
+    var explainedVariance: Double? {
+        let n = max(1, values[0])
+        func variance(_ sum: Double, _ squares: Double) -> Double { squares / n - (sum / n) * (sum / n) }
+        let returns = variance(values[1], values[2])
+        return returns > 1e-12 ? 1 - variance(values[3], values[4]) / returns : nil
+    }
+}
+
 /// 1 − Var(returns − values) / Var(returns): how much of the returns' variance the critic
 /// explains (1: perfectly, 0: no better than their mean, < 0: worse); nil when the returns do
 /// not vary.
 public func explainedVariance(values: [Double], returns: [Double]) -> Double? {
     precondition(values.count == returns.count, "explainedVariance: \(values.count) values, \(returns.count) returns")
-    let vr = RewardGroup(returns).std, residual = RewardGroup(zip(returns, values).map { $0 - $1 }).std
-    return vr > 0 ? 1 - (residual * residual) / (vr * vr) : nil
+    var m = ReturnMoments()
+    for (r, v) in zip(returns, values) { m.add(return: r, value: v) }
+    return m.explainedVariance
 }
 
 /// PPO's clipped value loss for one token (TRL's `cliprange_value`): ½·max((V − R)², (V_clip − R)²)

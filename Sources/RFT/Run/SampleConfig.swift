@@ -81,7 +81,8 @@ public struct SampleConfig: Configuration {
         let task = loaded.taskName.flatMap { try? TaskRegistry.task(named: $0) }
         let context = loaded.model.config.contextLength
         // the longest prompt plus max_new_tokens, when set; else the whole context
-        let longestPrompt = prompts.map { ((try? raw ? loaded.tokenizer.encode($0) : loaded.tokenizer.encodePrompt($0))?.count) ?? context }.max() ?? 0
+        // (a prompt that does not encode counts 0 here: the loop below reports it, naming the prompt)
+        let longestPrompt = prompts.map { ((try? raw ? loaded.tokenizer.encode($0) : loaded.tokenizer.encodePrompt($0))?.count) ?? 0 }.max() ?? 0
         let length = maxNewTokens.map { min(context, longestPrompt + $0) } ?? context
         try MemoryBudget.check(MemoryBudget.sampling(loaded.model.config, rows: numGenerations, length: length),
                                for: "\(numGenerations) samples at once", key: "num_generations")
