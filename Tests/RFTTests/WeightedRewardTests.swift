@@ -11,13 +11,28 @@ import Testing
     /// Scores each completion 1 when it contains "a", else 0.
     static let hasA = ClosureReward { _, y, _ in y.contains("a") ? 1 : 0 }
     /// Scores only completions that start with "b" (by length / 4, up to 6/4), the others not at all.
-    static let startsWithB = ClosureReward(optional: { _, y, _ in y.hasPrefix("b") ? Double(y.count) / 4 : nil })
+    static let startsWithB = ClosureReward.optional { _, y, _ in y.hasPrefix("b") ? Double(y.count) / 4 : nil }
     /// The same score, 0.5, for everything.
     static let constant = ClosureReward { _, _, _ in 0.5 }
 
     static func score(_ reward: any RewardFunction, _ completions: [String]) throws -> RewardScores {
         let examples = completions.map { _ in TaskExample(prompt: "p", reference: nil, length: 1) }
         return try reward.scores(prompts: completions.map { _ in "p" }, completions: completions, examples: examples)
+    }
+
+    /// Multi-statement trailing closures, the way a user writes a reward, pick one initializer
+    /// each (two closure inits once made these ambiguous and broke examples/EmbedTrainer).
+    @Test func multiStatementTrailingClosuresAreUnambiguous() throws {
+        let always = ClosureReward { _, completion, _ in
+            guard let n = Int(completion) else { return 0 }
+            return Double(n) / 10
+        }
+        let sometimes = ClosureReward.optional { _, completion, _ in
+            guard let n = Int(completion) else { return nil }
+            return Double(n) / 10
+        }
+        #expect(try Self.score(always, ["3", "x"]).total == [0.3, 0])
+        #expect(try Self.score(sometimes, ["3", "x"]).total == [0.3, nil])
     }
 
     /// Σ wᵢ·rᵢ over the functions that scored a completion; nil when none did.
@@ -103,7 +118,7 @@ import Testing
         #expect(hasA.count == 16 && b.count < 16 && m.rewardFunctions.count == 2, "\(m.rewardFunctions)")
         #expect((0...1).contains(hasA.mean) && hasA.sampleStd >= 0)
 
-        let nobody = WeightedReward([("never", ClosureReward(optional: { _, _, _ in nil }), 1)])
+        let nobody = WeightedReward([("never", ClosureReward.optional { _, _, _ in nil }, 1)])
         let model = TinyRL.model(scale: 3)
         let idle = try TinyRL.trainer(model: model, reward: nobody)
         let before = model.parameters().map { $0.toArray() }

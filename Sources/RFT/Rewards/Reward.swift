@@ -85,8 +85,13 @@ public struct ClosureReward: RewardFunction {
         self.score = score
     }
 
-    /// Wraps `score`, which may leave a completion unscored.
-    public init(optional score: @escaping (_ prompt: String, _ completion: String, _ example: TaskExample) throws -> Double?) {
+    /// Wraps `score`, which may leave a completion unscored (nil). A static factory, not a second
+    /// `init`: two closure inits make a multi-statement trailing closure ambiguous.
+    public static func optional(_ score: @escaping (_ prompt: String, _ completion: String, _ example: TaskExample) throws -> Double?) -> ClosureReward {
+        ClosureReward(scoring: score)
+    }
+
+    private init(scoring score: @escaping (_ prompt: String, _ completion: String, _ example: TaskExample) throws -> Double?) {
         self.score = score
     }
 
