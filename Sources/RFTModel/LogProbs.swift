@@ -43,27 +43,16 @@ extension GPT {
         -> (logProbs: Tensor, entropy: Tensor?, values: Tensor?)
     {
         precondition(prompts.count == completions.count && !prompts.isEmpty, "completionLogProbs: \(prompts.count) prompts, \(completions.count) completions")
-        // inputs: each distinct prompt once, then every completion token but the last
         precondition(zip(prompts, completions).allSatisfy { !$0.isEmpty && $0.count + max(0, $1.count - 1) <= config.contextLength },
                      "completionLogProbs: empty prompt or sequence longer than the context \(config.contextLength) + 1")
-        var tokens: [Int] = [], groups: [AttentionLayout.Group] = []
+        // inputs: each distinct prompt once, then every completion token but the last (only a target)
+        let packed = PackedSequences(prompts: prompts, continuations: completions.map { Array($0.dropLast()) })
         var picks: [Int] = [], targets: [Int] = []
-        var i = 0
-        while i < prompts.count {
-            let prompt = prompts[i], start = tokens.count
-            tokens += prompt
-            var branches: [Range<Int>] = []
-            while i < prompts.count && prompts[i] == prompt {
-                let c = completions[i], first = tokens.count
-                tokens += c.dropLast()
-                branches.append(first..<tokens.count)
-                // completion token k is predicted by the prompt's last row (k = 0) or by the branch's row k − 1
-                for (k, token) in c.enumerated() { picks.append(k == 0 ? start + prompt.count - 1 : first + k - 1); targets.append(token) }
-                i += 1
-            }
-            groups.append(AttentionLayout.Group(prompt: start..<(start + prompt.count), branches: branches))
+        for (i, c) in completions.enumerated() {
+            // completion token k is predicted by the prompt's last row (k = 0) or by the continuation's row k − 1
+            for (k, token) in c.enumerated() { picks.append(k == 0 ? packed.promptEnds[i] : packed.starts[i] + k - 1); targets.append(token) }
         }
-        let stream = residualStream(tokens: tokens, layout: AttentionLayout(groups: groups))  // (N, C)
+        let stream = residualStream(tokens: packed.tokens, layout: packed.layout)  // (N, C)
         let logits = self.logits(of: stream, rows: picks)                                   // (Σ |c|, V)
         let r = tokenLogProbsAndEntropy(logits, rows: Array(picks.indices), tokens: targets, entropy: entropy)  // (Σ |c|) each
         let values = valueHead.map { head in
@@ -71,5 +60,45 @@ extension GPT {
             return head(lnF(picked)).reshaped([picks.count])                                 // (Σ |c|)
         }
         return (r.logProbs, r.entropy, values)
+    }
+}
+
+/// A batch of (prompt, continuation) pairs packed into one sequence of rows for
+/// `GPT.residualStream`: each run of consecutive pairs with the same prompt shares one copy of
+/// it (GRPO's K completions, a preference pair's chosen and rejected), each continuation
+/// attending to its prompt and itself only; no padding.
+public struct PackedSequences: Sendable {
+    /// The rows' token ids.
+    public var tokens: [Int]
+    /// Who attends to whom, and the positions.
+    public var layout: AttentionLayout
+    /// Per pair: the row of its prompt's last token.
+    public var promptEnds: [Int]
+    /// Per pair: the row of its continuation's first token (where it would be, when empty).
+    public var starts: [Int]
+
+    /// Packs `prompts[i]` + `continuations[i]` for every i; every prompt non-empty.
+    public init(prompts: [[Int]], continuations: [[Int]]) {
+        precondition(prompts.count == continuations.count && prompts.allSatisfy { !$0.isEmpty }, "PackedSequences: \(prompts.count) prompts, \(continuations.count) continuations, each prompt non-empty")
+        var tokens: [Int] = [], groups: [AttentionLayout.Group] = [], promptEnds: [Int] = [], starts: [Int] = []
+        var i = 0
+        while i < prompts.count {
+            let prompt = prompts[i], start = tokens.count
+            tokens += prompt
+            var branches: [Range<Int>] = []
+            while i < prompts.count && prompts[i] == prompt {
+                let first = tokens.count
+                tokens += continuations[i]
+                branches.append(first..<tokens.count)
+                promptEnds.append(start + prompt.count - 1)
+                starts.append(first)
+                i += 1
+            }
+            groups.append(AttentionLayout.Group(prompt: start..<(start + prompt.count), branches: branches))
+        }
+        self.tokens = tokens
+        layout = AttentionLayout(groups: groups)
+        self.promptEnds = promptEnds
+        self.starts = starts
     }
 }

@@ -8,5 +8,5 @@ struct RFTCommand: ParsableCommand {
         commandName: "rft",
         abstract: "Reinforcement finetuning for small causal language models (Swift, CPU, OpenBLAS).",
         version: rftVersion,
-        subcommands: [Train.self, SFT.self, Diagnose.self, Pretrain.self, Sample.self, Eval.self, Inspect.self, Export.self])
+        subcommands: [Train.self, SFT.self, RewardTrain.self, Diagnose.self, Pretrain.self, Sample.self, Eval.self, Inspect.self, Export.self])
 }

@@ -66,7 +66,7 @@ public struct CheckpointHeader: Codable, Equatable, Sendable {
         }
         if let t = trainer {
             switch t {
-            case .sft(let s): if s.step < 0 || s.generator.state.count != 4 { return "trainer: bad SFT state" }
+            case .sft(let s), .reward(let s): if s.step < 0 || s.generator.state.count != 4 { return "trainer: bad \(t.kind) state" }
             case .grpo(let s): if s.stepCount < 0 || s.generator.state.count != 4 { return "trainer: bad GRPO state" }
             }
         }

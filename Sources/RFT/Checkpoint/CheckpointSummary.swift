@@ -10,6 +10,9 @@ public enum CheckpointSummary {
         var lines = ["checkpoint \(reader.path)",
                      "format version \(reader.version), \(formatBytes(reader.fileSize)) on disk, \(reader.entries.count) tensors", ""]
         lines += json ? [prettyJSON(reader.headerBytes)] : header(reader.header)
+        if !json, let head = reader.entries.first(where: { $0.name == RewardModel.headName }) {
+            lines.append("reward model: head \(head.name) \(head.shape) (use it with --reward-model)")
+        }
         return (lines + [""] + table(reader, rows: rows)).joined(separator: "\n")
     }
 
@@ -25,6 +28,7 @@ public enum CheckpointSummary {
         }
         switch h.trainer {
         case .sft(let s)?: print("trainer: sft, step \(s.step)")
+        case .reward(let s)?: print("trainer: reward model, step \(s.step)")
         case .grpo(let s)?: print("trainer: grpo, step \(s.stepCount), \(s.tracker.records.count) inputs tracked")
         case nil: break
         }

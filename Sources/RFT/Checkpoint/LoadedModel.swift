@@ -1,4 +1,5 @@
 import RFTModel
+import RFTTensor
 
 /// A model ready to use, from wherever a user names it: an rft checkpoint file, a run folder
 /// (its newest valid checkpoint), a Hugging Face folder (config.json, safetensors,
@@ -14,6 +15,8 @@ public struct LoadedModel {
     public let metadata: [String: String]
     /// Newer checkpoints of the folder that were skipped because they are damaged.
     public let skipped: [CheckpointError]
+    /// A reward model's scalar head (1, width), `score.weight`, when the checkpoint holds one.
+    public let scoreHead: Tensor?
 
     /// The task it was trained on (the `task` metadata), if any.
     public var taskName: String? { metadata["task"] }
@@ -31,6 +34,7 @@ public struct LoadedModel {
             let imported = try PretrainedModel(path: path)
             (model, tokenizer, self.path, skipped) = (imported.model, imported.tokenizer, path, [])
             metadata = ["source": path, "format": imported.format]
+            scoreHead = nil
             return
         }
         let checkpoint: Checkpoint
@@ -45,6 +49,10 @@ public struct LoadedModel {
         model = try checkpoint.makeModel(path: self.path)
         tokenizer = try checkpoint.tokenizer(path: self.path)
         metadata = checkpoint.header.metadata
+        scoreHead = checkpoint[RewardModel.headName]
+        if let head = scoreHead, head.shape != [1, model.config.width] {
+            throw CheckpointError.shapeMismatch(path: self.path, name: RewardModel.headName, expected: [1, model.config.width], found: head.shape)
+        }
         guard tokenizer.vocabularySize <= model.config.vocabularySize else {
             throw CheckpointError.incompatible(path: self.path, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens, the model \(model.config.vocabularySize)")
         }

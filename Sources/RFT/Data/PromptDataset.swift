@@ -76,11 +76,31 @@ public struct PromptDataset: Sendable {
     /// `skipInvalid` such lines are counted in `skipped` instead. An empty result is an error.
     public static func load(jsonl path: String, requirements: DatasetRequirements = .init(),
                             skipInvalid: Bool = false) throws -> PromptDataset {
+        let (examples, skipped) = try readObjects(jsonl: path, skipInvalid: skipInvalid) { fields, id in
+            try example(from: &fields, requirements: requirements, id: id)
+        }
+        return PromptDataset(path: path, examples: examples, skipped: skipped)
+    }
+
+    /// The largest dataset file read (4 GiB).
+    public static let maxFileBytes: UInt64 = 4 << 30
+    /// The longest line read (16 MiB).
+    public static let maxLineBytes = 16 << 20
+
+    /// Reads the JSONL file `path` (at most `maxFileBytes`, lines of at most `maxLineBytes`, UTF-8,
+    /// blank lines ignored) and turns each line's JSON object into an item with `parse`, which gets
+    /// the object's fields and the fallback id `path:line`. A malformed line or a `LineProblem`
+    /// from `parse` is an error naming the file and line, or with `skipInvalid` a skipped issue;
+    /// no item at all is an error. Every JSONL reader of rft (prompts, preference pairs) reads this way.
+    static func readObjects<Item>(jsonl path: String, skipInvalid: Bool,
+                                  _ parse: (_ fields: inout [String: JSONValue], _ id: String) throws -> Item)
+        throws -> (items: [Item], skipped: [DatasetIssue])
+    {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path, limit: maxFileBytes) } catch let e as FileReadError {
             throw DatasetError.unreadable(path: path, reason: e.reason)
         }
-        var examples: [TaskExample] = [], skipped: [DatasetIssue] = []
+        var items: [Item] = [], skipped: [DatasetIssue] = []
         var lineNumber = 0
         // split on LF bytes (a Swift String sees CR LF as one character), dropping a CR before it
         for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
@@ -92,36 +112,45 @@ public struct PromptDataset: Sendable {
                 }
                 let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !trimmed.isEmpty else { continue }
-                examples.append(try parse(trimmed, requirements: requirements, id: "\(path):\(lineNumber)"))
+                let value: JSONValue
+                do { value = try JSONDecoder().decode(JSONValue.self, from: Data(trimmed.utf8)) } catch {
+                    let shown = trimmed.count > 80 ? String(trimmed.prefix(80)) + "…" : trimmed
+                    throw LineProblem(text: "malformed JSON: \(shown)")
+                }
+                guard case .object(var fields) = value else { throw LineProblem(text: "expected a JSON object with a \"prompt\"") }
+                items.append(try parse(&fields, "\(path):\(lineNumber)"))
             } catch let message as LineProblem {
                 let issue = DatasetIssue(path: path, line: lineNumber, message: message.text)
                 guard skipInvalid else { throw DatasetError.invalidLine(issue) }
                 skipped.append(issue)
             }
         }
-        guard !examples.isEmpty else { throw DatasetError.empty(path: path, skipped: skipped.count) }
-        return PromptDataset(path: path, examples: examples, skipped: skipped)
+        guard !items.isEmpty else { throw DatasetError.empty(path: path, skipped: skipped.count) }
+        return (items, skipped)
     }
 
-    /// The largest dataset file read (4 GiB).
-    public static let maxFileBytes: UInt64 = 4 << 30
-    /// The longest line read (16 MiB).
-    public static let maxLineBytes = 16 << 20
-
     /// A line's problem, before the file and line are attached.
-    private struct LineProblem: Error { let text: String }
+    struct LineProblem: Error { let text: String }
 
-    /// One example from one non-blank line.
-    private static func parse(_ line: String, requirements: DatasetRequirements, id fallbackID: String) throws -> TaskExample {
-        let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) } catch {
-            let shown = line.count > 80 ? String(line.prefix(80)) + "…" : line
-            throw LineProblem(text: "malformed JSON: \(shown)")
+    /// A completion field (`completion`, `chosen`, `rejected`): a string, or a list with one
+    /// assistant message; nil when absent or null.
+    static func completion(_ value: JSONValue?, key: String) throws -> String? {
+        do {
+            switch value {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            case .array(let list)?: return try ConversationalFields.completion(list)
+            default: throw LineProblem(text: "\"\(key)\" must be a string or a list with one assistant message")
+            }
+        } catch let error as ConversationalFieldError {
+            throw LineProblem(text: error.description)
         }
-        guard case .object(var fields) = value else { throw LineProblem(text: "expected a JSON object with a \"prompt\"") }
+    }
+
+    /// One example from a line's fields (those it reads are removed; the rest become metadata).
+    static func example(from fields: inout [String: JSONValue], requirements: DatasetRequirements, id fallbackID: String) throws -> TaskExample {
         guard let promptValue = fields.removeValue(forKey: "prompt") else { throw LineProblem(text: "missing \"prompt\"") }
         let prompt: String, messages: [ChatMessage]?
-        var reference: String?
         do {
             switch promptValue {
             case .string(let s): (prompt, messages) = (s, nil)
@@ -130,15 +159,10 @@ public struct PromptDataset: Sendable {
                 (prompt, messages) = (conversation.last!.content, conversation)
             default: throw LineProblem(text: "\"prompt\" must be a string or a list of messages")
             }
-            switch fields.removeValue(forKey: "completion") {
-            case nil, .null?: reference = nil
-            case .string(let s)?: reference = s
-            case .array(let list)?: reference = try ConversationalFields.completion(list)
-            default: throw LineProblem(text: "\"completion\" must be a string or a list with one assistant message")
-            }
         } catch let error as ConversationalFieldError {
             throw LineProblem(text: error.description)
         }
+        let reference = try completion(fields.removeValue(forKey: "completion"), key: "completion")
         guard messages != nil || !prompt.isEmpty else { throw LineProblem(text: "\"prompt\" is empty") }
         if messages != nil && requirements.tokenizer?.chatTemplate == nil {
             throw LineProblem(text: "\"prompt\" is a conversation (a list of messages), which needs a chat template, and the model has none (chat_template none, or a character-level model)")

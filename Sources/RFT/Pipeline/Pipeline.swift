@@ -57,6 +57,8 @@ public final class Pipeline {
     private var resumed: Checkpoint?
     private var lastCheckpoint: String?
     private var bestWeights: [Tensor]?
+    /// The reward-model stage's model, once it runs: its head is saved with the weights.
+    private var rewardModel: RewardModel?
 
     /// A pipeline over `inputs`; nothing runs until `run`.
     public init(plan: PipelinePlan, inputs: RunInputs, reward: any RewardFunction, observer: PipelineObserver? = nil) {
@@ -100,6 +102,7 @@ public final class Pipeline {
             case .before, .afterSFT, .afterRFT: try diagnose(stage)
             case .sft: try runSFT()
             case .rft: try runRFT()
+            case .rewardModel: try runRewardModel()
             }
             resumed = nil
             let next = plan.stages.firstIndex(of: stage).map { $0 + 1 }.flatMap { $0 < plan.stages.count ? plan.stages[$0] : nil }
@@ -209,12 +212,14 @@ public final class Pipeline {
                 let m = try trainer.step()
                 try logged(m, stage: .sft, maxSteps: maxSteps)
                 if let auto, m.step % auto.every == 0 || m.step == maxSteps { state.auto?.checking = true }  // before a save
-                if plan.evalSteps > 0 && m.step % plan.evalSteps == 0 && m.step != maxSteps { try evaluate(step: m.step) }
+                if let evaluate = plan.evaluate, plan.evalSteps > 0 && m.step % plan.evalSteps == 0 && m.step != maxSteps {
+                    try self.evaluate(step: m.step, stage: .sft) { try evaluate(inputs.model) }
+                }
                 if plan.saveSteps > 0 && m.step % plan.saveSteps == 0 && m.step != maxSteps { try save(trainer) }
             }
             if let auto, state.auto?.checking == true, try autoCheck(trainer, level: auto.level) { break }
         }
-        if plan.evaluate != nil { try evaluate(step: trainer.stepCount) }
+        if let evaluate = plan.evaluate { try self.evaluate(step: trainer.stepCount, stage: .sft) { try evaluate(inputs.model) } }
         if let best = bestWeights, state.auto?.bestStep != trainer.stepCount {  // ended without reaching the level
             for (p, w) in zip(inputs.model.parameters(), best) { p.assign(w) }
             observer?.note("keeping the weights of SFT step \(state.auto?.bestStep ?? 0), the lowest stuck share (\(SVGPlot.format(state.auto?.bestStuckShare ?? 0)))")
@@ -256,6 +261,29 @@ public final class Pipeline {
             let lines = try state.inputReport.map { String(decoding: try JSONEncoder.snakeCase.encode($0), as: UTF8.self) + "\n" }
             try directory.write(lines.joined(), to: "inputs-report.jsonl")
         }
+    }
+
+    /// The reward-model stage: a head on the inputs' model, trained on the plan's pairs (every
+    /// step logged, a checkpoint every `save_steps`), evaluated on the held-out pairs every
+    /// `eval_steps` and at the end; the pipeline's later checkpoints carry the head.
+    private func runRewardModel() throws {
+        let rewardModel = RewardModel(model: inputs.model, tokenizer: inputs.tokenizer, seed: plan.rewardTraining.training.seed)
+        self.rewardModel = rewardModel
+        let trainer = try RewardTrainer(rewardModel: rewardModel, config: plan.rewardTraining, pairs: plan.preferencePairs, group: group)
+        try restoreTrainer(trainer)
+        let training = plan.rewardTraining.training, maxSteps = training.maxSteps
+        let evaluation: (() throws -> [String: Double])? = plan.heldOutPairs.isEmpty ? nil : { [plan] in
+            try RewardTrainer.evaluate(rewardModel, pairs: plan.heldOutPairs, centerCoefficient: plan.rewardTraining.centerRewardsCoefficient,
+                                       batchSize: training.perDeviceTrainBatchSize)
+        }
+        observer?.stageStarted(.rewardModel, detail: "\(plan.preferencePairs.count) pairs (\(plan.heldOutPairs.count) held out) for \(maxSteps) steps of \(training.perDeviceTrainBatchSize * training.gradientAccumulationSteps * group.size) pairs\(processes), lr \(training.learningRate)")
+        while trainer.stepCount < maxSteps {
+            let m = try trainer.step()
+            try logged(m, stage: .rewardModel, maxSteps: maxSteps)
+            if let evaluation, plan.evalSteps > 0 && m.step % plan.evalSteps == 0 && m.step != maxSteps { try evaluate(step: m.step, stage: .rewardModel, evaluation) }
+            if plan.saveSteps > 0 && m.step % plan.saveSteps == 0 && m.step != maxSteps { try save(trainer) }
+        }
+        if let evaluation { try evaluate(step: trainer.stepCount, stage: .rewardModel, evaluation) }
     }
 
     // MARK: - Pieces
@@ -306,13 +334,12 @@ public final class Pipeline {
         observer?.stepped(stage, metrics: m, maxSteps: maxSteps, meanLoss: show ? state.lossWindow.take() : nil)
     }
 
-    /// Runs the plan's evaluation: a metrics line, the figures kept for checkpoints.
-    private func evaluate(step: Int) throws {
-        guard let evaluate = plan.evaluate else { return }
-        let figures = try withoutGradients { try evaluate(inputs.model) }
+    /// Runs a stage's evaluation (no gradients): a metrics line, the figures kept for checkpoints.
+    private func evaluate(step: Int, stage: PipelineStage, _ evaluation: () throws -> [String: Double]) throws {
+        let figures = try withoutGradients { try evaluation() }
         state.evaluation.merge(figures) { $1 }
-        try metrics?.append(JSONValue.object(figures.mapValues { .number($0) }.merging(["step": .number(Double(step)), "phase": .string("sft")]) { $1 }))
-        observer?.evaluated(.sft, step: step, metrics: figures)
+        try metrics?.append(JSONValue.object(figures.mapValues { .number($0) }.merging(["step": .number(Double(step)), "phase": .string(stage.rawValue)]) { $1 }))
+        observer?.evaluated(stage, step: step, metrics: figures)
     }
 
     /// The curriculum's SFT subset from the first diagnosis.
@@ -355,6 +382,9 @@ public final class Pipeline {
             checkpoint = Checkpoint.capture(model: inputs.model, pipeline: state, tokenizer: tokenizer, metrics: state.evaluation,
                                             metadata: inputs.metadata)
         }
+        if trainer == nil, let rewardModel {  // a trainer's checkpoint has the head among its extra tensors
+            checkpoint.tensors.append((name: RewardModel.headName, tensor: rewardModel.head.weight, dtype: .f32))
+        }
         if let best = bestWeights {
             checkpoint.tensors += zip(inputs.model.namedParameters(), best).map { (name: "best." + $0.0.name, tensor: $0.1, dtype: .f32) }
         }
@@ -368,6 +398,7 @@ public final class Pipeline {
     private func digest() -> String {
         let encoder = JSONEncoder.snakeCase
         var bytes = [UInt8]((try? encoder.encode(inputs.examples)) ?? Data())
+        bytes += [UInt8]((try? encoder.encode(plan.preferencePairs + plan.heldOutPairs)) ?? Data())
         for p in inputs.model.parameters() { bytes += UnsafeBufferPointer(start: p.data, count: p.count).withMemoryRebound(to: UInt8.self) { Array($0) } }
         return String(bytes.withUnsafeBytes { XXH64.hash($0.baseAddress, count: $0.count) }, radix: 16)
     }

@@ -79,6 +79,9 @@ public final class ConsoleReporter: PipelineObserver {
         case let m as SFTStepMetrics:
             print(String(format: "sft step %4d/%d  loss %.4f  grad_norm %.3f  lr %.2e  %.0f tok/s", m.step, maxSteps, loss, m.gradNorm,
                          m.learningRate, m.tokensPerSecond))
+        case let m as RewardStepMetrics:
+            print(String(format: "reward-model step %4d/%d  loss %.4f  accuracy %.3f  margin %.3f  mean_reward %.3f  grad_norm %.3f  lr %.2e  %.0f tok/s",
+                         m.step, maxSteps, loss, m.accuracy, m.margin, m.meanReward, m.gradNorm, m.learningRate, m.tokensPerSecond))
         default:
             print("step \(metrics.step)/\(maxSteps)  loss \(loss)")
         }

@@ -25,6 +25,13 @@ public struct PipelinePlan {
     public var warmup = SFTWarmup.fraction(0.01)
     /// How the curriculum picks its subset.
     public var strategy = CurriculumStrategy.random
+    /// The reward-model stage's settings.
+    public var rewardTraining = RewardTrainingConfig()
+    /// The reward-model stage's training pairs.
+    public var preferencePairs: [PreferencePair] = []
+    /// Held-out pairs the reward-model stage evaluates on (`eval_loss`, `eval_accuracy`) every
+    /// `evalSteps` and at its end; none: no evaluation.
+    public var heldOutPairs: [PreferencePair] = []
     /// The diagnoses' settings.
     public var monitor = RewardStdMonitor()
     /// When an input is flagged and when stuck (monitor, tracker and tables).
@@ -38,7 +45,8 @@ public struct PipelinePlan {
     public var loggingSteps = 10
     /// Threads of this run's work.
     public var threads = 2
-    /// Evaluate the SFT stage every this many steps (0: only at its end) with `evaluate`.
+    /// Evaluate the SFT stage (with `evaluate`) and the reward-model stage (on `heldOutPairs`)
+    /// every this many steps (0: only at the stage's end).
     public var evalSteps = 0
     /// The SFT stage's evaluation (e.g. held-out loss), if any.
     public var evaluate: ((GPT) throws -> [String: Double])?

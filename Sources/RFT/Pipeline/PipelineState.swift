@@ -11,6 +11,8 @@ public enum PipelineStage: String, Codable, CaseIterable, Sendable {
     case rft
     /// The diagnosis after RFT.
     case afterRFT = "after_rft"
+    /// Training a reward model on preference pairs (`rft reward-train`).
+    case rewardModel = "reward_model"
 
     /// Whether the stage is a diagnosis.
     public var isDiagnosis: Bool { self == .before || self == .afterSFT || self == .afterRFT }
@@ -23,6 +25,7 @@ public enum PipelineStage: String, Codable, CaseIterable, Sendable {
         case .afterSFT: return "after SFT"
         case .rft: return "RFT"
         case .afterRFT: return "after RFT"
+        case .rewardModel: return "reward model"
         }
     }
 }

@@ -18,6 +18,8 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
     case invalidReward(value: Double, prompt: String, completion: String, range: ClosedRange<Double>)
     /// No reward function scored a completion where a number is needed (evaluation).
     case unscored(prompt: String, completion: String)
+    /// A prompt and completion are longer than the reward model's context.
+    case tooLongForRewardModel(prompt: String, tokens: Int, context: Int)
 
     /// A one-line explanation naming the example or the reward.
     public var description: String {
@@ -37,6 +39,8 @@ public enum RewardError: Error, Equatable, CustomStringConvertible {
             return "the reward function returned \(v) for prompt \(shorten(p).debugDescription), completion \(shorten(c).debugDescription): \(what)"
         case .unscored(let p, let c):
             return "no reward function scored prompt \(shorten(p).debugDescription), completion \(shorten(c).debugDescription), and a number is needed here"
+        case .tooLongForRewardModel(let p, let n, let c):
+            return "reward_model: prompt \(shorten(p).debugDescription) with its completion needs \(n) tokens, the reward model's context is \(c) (lower max_completion_length)"
         }
     }
 }

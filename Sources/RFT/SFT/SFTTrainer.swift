@@ -43,7 +43,7 @@ public struct SFTStepMetrics: TrainerMetrics, Equatable {
     public var allReduceSeconds: Double
 }
 
-/// The mutable state of an SFT run besides weights and optimizer: enough to resume exactly.
+/// The mutable state of an SFT (or reward-model) run besides weights and optimizer: enough to resume exactly.
 public struct SFTTrainerState: Codable, Equatable, Sendable {
     /// Steps taken.
     public var step: Int
@@ -129,13 +129,10 @@ public final class SFTTrainer: Trainer {
             loss.backward()
             gradients.add()
         }
-        gradients.finish()
         let value = Float(try group.allReduce([sum ?? 0])[0])
         guard value.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT loss") }
-        let allReduceSeconds = try group.allReduceGradients(model.parameters())
-        let gradNorm = clipGradNorm(model.parameters(), maxNorm: config.training.maxGradNorm)
-        guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: trainerState.step + 1, what: "the SFT gradient norm") }
-        optimizer.step()
+        let (gradNorm, allReduceSeconds) = try gradients.applied(by: optimizer, group: group, maxNorm: config.training.maxGradNorm,
+                                                                 step: trainerState.step + 1, what: "SFT")
         trainerState.step += 1
         let seconds = Date().timeIntervalSince(start)
         return SFTStepMetrics(step: trainerState.step, loss: Double(value), gradNorm: Double(gradNorm),

@@ -33,3 +33,18 @@ struct GradientAccumulation {
         for (p, sum) in zip(parameters, sums) { p.grad = sum }
     }
 }
+
+extension GradientAccumulation {
+    /// Ends a step: the sums become the gradients, summed over `group`, clipped to `maxNorm`, and
+    /// `optimizer` steps — unless the norm is not finite, which throws (step `step`, the
+    /// gradient of `what`) before any weight changes. → the norm before clipping and the
+    /// seconds the all-reduce took.
+    func applied(by optimizer: AdamW, group: any ProcessGroup, maxNorm: Float, step: Int, what: String) throws -> (gradNorm: Float, allReduceSeconds: Double) {
+        finish()
+        let allReduceSeconds = try group.allReduceGradients(parameters)
+        let gradNorm = clipGradNorm(parameters, maxNorm: maxNorm)
+        guard gradNorm.isFinite else { throw TrainingError.nonFinite(step: step, what: "the \(what) gradient norm") }
+        optimizer.step()
+        return (gradNorm, allReduceSeconds)
+    }
+}

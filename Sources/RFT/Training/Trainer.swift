@@ -40,12 +40,15 @@ public enum TrainerState: Codable, Equatable, Sendable {
     case sft(SFTTrainerState)
     /// A policy-gradient run.
     case grpo(GRPOTrainerState)
+    /// A reward-model run.
+    case reward(RewardTrainerState)
 
-    /// `sft` or `grpo`.
+    /// `sft`, `grpo` or `reward`.
     public var kind: String {
         switch self {
         case .sft: return "sft"
         case .grpo: return "grpo"
+        case .reward: return "reward"
         }
     }
 
@@ -57,6 +60,7 @@ public enum TrainerState: Codable, Equatable, Sendable {
         switch try c.decode(String.self, forKey: .kind) {
         case "sft": self = .sft(try c.decode(SFTTrainerState.self, forKey: .state))
         case "grpo": self = .grpo(try c.decode(GRPOTrainerState.self, forKey: .state))
+        case "reward": self = .reward(try c.decode(RewardTrainerState.self, forKey: .state))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown trainer kind \(other.debugDescription)")
         }
@@ -69,6 +73,7 @@ public enum TrainerState: Codable, Equatable, Sendable {
         switch self {
         case .sft(let s): try c.encode(s, forKey: .state)
         case .grpo(let s): try c.encode(s, forKey: .state)
+        case .reward(let s): try c.encode(s, forKey: .state)
         }
     }
 }

@@ -88,6 +88,12 @@ import Testing
         try killAndResume(Self.sft, command: "sft", count: 10)
     }
 
+    @Test func rewardTrainKilledAnywhereEndsTheSame() throws {
+        let data = makeTemporaryDirectory("kill-pairs") + "/pairs.jsonl"
+        RewardModelCLITests.writePairs(data, count: 64)
+        try killAndResume({ RewardModelCLITests.rewardTrain(data: data, output: $0) }, command: "reward-train", count: 10)
+    }
+
     /// The same on a Hugging Face folder of the Llama family, with a dataset: the checkpoints
     /// hold its configuration and BPE tokenizer, and the resume reads them from there.
     @Test func trainOnAnImportedModelKilledAnywhereEndsTheSame() throws {
