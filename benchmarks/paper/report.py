@@ -16,6 +16,8 @@ VARIANTS = [
     ("full-sft-rft", "full SFT → RFT"),
     ("random1pct-sft-rft", "random 1% SFT → RFT"),
     ("lowstd1pct-sft-rft", "lowest-std 1% SFT → RFT"),
+    ("ppo-gae", "PPO (critic, GAE, adaptive KL)"),
+    ("ppo-gae-lowstd1pct", "lowest-std 1% SFT → PPO"),
 ]
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMOLLM2_VARIANTS = [
