@@ -219,11 +219,15 @@ public enum ExampleSource: Sendable {
     public func draw(_ n: Int, using generator: inout RandomGenerator) -> [TaskExample] {
         switch self {
         case .task(let task, let lengths): return (0..<n).map { _ in task.example(lengths: lengths, using: &generator) }
-        case .fixed(let list):
-            guard !list.isEmpty else { return [] }
-            return (0..<n).map { _ in list[Int(generator.next() % UInt64(list.count))] }
+        case .fixed(let list): return Self.uniformDraw(list, n, using: &generator)
         case .generated(let make): return make(&generator, n)
         }
+    }
+
+    /// `n` items of `list` drawn uniformly with replacement (none from an empty list).
+    static func uniformDraw<T>(_ list: [T], _ n: Int, using generator: inout RandomGenerator) -> [T] {
+        guard !list.isEmpty else { return [] }
+        return (0..<n).map { _ in list[Int(generator.next() % UInt64(list.count))] }
     }
 
     /// The completion length a run uses unless told: tokens of the longest reference with its

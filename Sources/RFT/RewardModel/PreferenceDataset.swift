@@ -38,6 +38,8 @@ public struct PreferenceDataset: Sendable {
     public var skipped: [DatasetIssue]
     /// Pairs dropped because prompt + completion exceeds `maxLength` tokens.
     public var numTooLong: Int
+    /// Tokens of the longest prompt + completion kept (what a batch's memory is sized by).
+    public var longestSequence: Int
 
     /// Reads `path`; every malformed line or field, a character outside `tokenizer` and a pair
     /// beyond `contextLength` is an error naming the file and line (with `skipInvalid`: skipped
@@ -45,7 +47,7 @@ public struct PreferenceDataset: Sendable {
     public static func load(jsonl path: String, tokenizer: Tokenizer, contextLength: Int, maxLength: Int? = nil,
                             skipInvalid: Bool = false) throws -> PreferenceDataset {
         let requirements = DatasetRequirements(tokenizer: tokenizer, contextLength: contextLength)
-        var tooLong = 0
+        var tooLong = 0, longestKept = 0
         let (pairs, skipped) = try PromptDataset.readObjects(jsonl: path, skipInvalid: skipInvalid) { fields, id -> PreferencePair? in
             let chosen = try PromptDataset.completion(fields.removeValue(forKey: "chosen"), key: "chosen")
             let rejected = try PromptDataset.completion(fields.removeValue(forKey: "rejected"), key: "rejected")
@@ -63,28 +65,31 @@ public struct PreferenceDataset: Sendable {
             guard let rejected else { throw PromptDataset.LineProblem(text: "missing \"rejected\"") }
             let pair = PreferencePair(prompt: prompt, chosen: chosen, rejected: rejected, margin: margin)
             let longest: Int
-            do { longest = try pair.encoded(tokenizer).map(\.count).max()! } catch let error as TokenizerError {
+            do {
+                let e = try pair.encoded(tokenizer)
+                longest = e.prompt.count + max(e.chosen.count, e.rejected.count)
+            } catch let error as TokenizerError {
                 throw PromptDataset.LineProblem(text: "\(error) — the model's tokenizer does not have it")
             }
             if longest > contextLength {
                 throw PromptDataset.LineProblem(text: "prompt and completion need \(longest) tokens with specials; the model's context is \(contextLength)")
             }
             if let maxLength, longest > maxLength { tooLong += 1; return nil }
+            longestKept = max(longestKept, longest)
             return pair
         }
         let kept = pairs.compactMap { $0 }
         guard !kept.isEmpty else {
             throw ConfigError.invalid(key: "max_length", reason: "drops every pair of \(path): all \(tooLong) are longer than \(maxLength ?? 0) tokens")
         }
-        return PreferenceDataset(path: path, pairs: kept, skipped: skipped, numTooLong: tooLong)
+        return PreferenceDataset(path: path, pairs: kept, skipped: skipped, numTooLong: tooLong, longestSequence: longestKept)
     }
 }
 
 extension PreferencePair {
-    /// The token ids of prompt + chosen and of prompt + rejected (each completion with its
-    /// end token, as a policy's sampled completion ends).
-    public func encoded(_ tokenizer: Tokenizer) throws -> [[Int]] {
-        let p = try tokenizer.encodePrompt(prompt)
-        return [p + (try tokenizer.encodeCompletion(chosen)), p + (try tokenizer.encodeCompletion(rejected))]
+    /// The token ids of the prompt and of each completion (with its end token, as a policy's
+    /// sampled completion ends).
+    public func encoded(_ tokenizer: Tokenizer) throws -> (prompt: [Int], chosen: [Int], rejected: [Int]) {
+        (try tokenizer.encodePrompt(prompt), try tokenizer.encodeCompletion(chosen), try tokenizer.encodeCompletion(rejected))
     }
 }

@@ -170,7 +170,7 @@ public final class RewardTrainer: Trainer {
         let start = Date()
         let accumulation = config.training.gradientAccumulationSteps, parts = accumulation * group.size
         let total = config.training.perDeviceTrainBatchSize * parts
-        let drawn = (0..<total).map { _ in pairs[Int(trainerState.generator.next() % UInt64(pairs.count))] }
+        let drawn = ExampleSource.uniformDraw(pairs, total, using: &trainerState.generator)
         optimizer.learningRate = config.training.schedule.learningRate(base: config.training.learningRate, step: trainerState.step)
         optimizer.zeroGrad()
         var gradients = GradientAccumulation(rewardModel.parameters()), sums = RewardLossSums(), tokens = 0
@@ -205,9 +205,9 @@ public final class RewardTrainer: Trainer {
     static func encode(_ pairs: [PreferencePair], _ tokenizer: Tokenizer) throws -> (prompts: [[Int]], completions: [[Int]]) {
         var prompts: [[Int]] = [], completions: [[Int]] = []
         for pair in pairs {
-            let p = try tokenizer.encodePrompt(pair.prompt)
-            prompts += [p, p]
-            completions += [try tokenizer.encodeCompletion(pair.chosen), try tokenizer.encodeCompletion(pair.rejected)]
+            let e = try pair.encoded(tokenizer)
+            prompts += [e.prompt, e.prompt]
+            completions += [e.chosen, e.rejected]
         }
         return (prompts, completions)
     }

@@ -71,8 +71,7 @@ public struct RewardTrainConfig: PipelineConfiguration {
         plan.evalSteps = evalSteps
         plan.record(self, resumable: PipelinePlan.lengthFree("max_steps", rewardTraining.training.lrSchedulerType))
         let rows = 2 * rewardTraining.training.perDeviceTrainBatchSize
-        let longest = try dataset.pairs.map { try $0.encoded(loaded.tokenizer).map(\.count).max()! }.max() ?? 1
-        try MemoryBudget.check(MemoryBudget.training(c) + MemoryBudget.step(c, rows: rows, length: longest),
+        try MemoryBudget.check(MemoryBudget.training(c) + MemoryBudget.step(c, rows: rows, length: dataset.longestSequence),
                                for: "a reward-model step of \(rows / 2) pairs", key: "per_device_train_batch_size")
         var notes = dataset.skipped.prefix(10).map { "skipped \($0)" }
         if dataset.numTooLong > 0 {
