@@ -33,6 +33,22 @@ struct CurriculumTests {
         }
     }
 
+    @Test func lowestStdTakesTheStuckBeforeTheSolvedAmongEqualStd() throws {
+        // the 20 inputs with std 0: the even tens solved (mean 1), the odd tens stuck (mean 0)
+        let mean = (0..<200).map { Self.std[$0] == 0 ? Double(($0 / 10 + 1) % 2) : 0.5 }
+        for seed in UInt64(0)..<5 {
+            let chosen = try Curriculum(strategy: .lowestStd, fraction: 0.05, seed: seed)
+                .select(Self.inputs, rewardStd: Self.std, rewardMean: mean)
+            #expect(chosen.count == 10 && chosen.allSatisfy { Self.std[$0] == 0 && mean[$0] == 0 }, "seed \(seed): \(chosen)")
+        }
+        // 15%: the 10 stuck, the 10 solved, then 10 of std 0.1
+        let wider = try Curriculum(strategy: .lowestStd, fraction: 0.15, seed: 1).select(Self.inputs, rewardStd: Self.std, rewardMean: mean)
+        #expect(wider.filter { mean[$0] == 0 }.count == 10 && wider.filter { mean[$0] == 1 }.count == 10)
+        #expect(throws: CurriculumError.misaligned(inputs: 200, measurements: 2)) {
+            try Curriculum(strategy: .lowestStd).select(Self.inputs, rewardStd: Self.std, rewardMean: [0, 1])
+        }
+    }
+
     @Test func flaggedOnlyStaysInsideTheFlaggedSet() throws {
         let chosen = try Curriculum(strategy: .flaggedOnly, fraction: 0.5, seed: 1).select(Self.inputs, flagged: Self.flagged)
         #expect(chosen.count == 20 && chosen.allSatisfy { Self.flagged[$0] })  // only 20 are flagged

@@ -4,7 +4,8 @@ import RFTTensor
 public enum CurriculumStrategy: String, Codable, CaseIterable, Sendable, ConfigChoice {
     /// A uniformly random fraction of all inputs: the recipe of Razin et al. (ICLR 2024).
     case random
-    /// The inputs with the lowest reward std under the model first (rft's own option, to be measured).
+    /// The inputs with the lowest reward std under the model first and, among equal std, the lowest
+    /// mean reward (a stuck input before a solved one, which needs no SFT); rft's own option.
     case lowestStd = "lowest-std"
     /// Only inputs flagged as low-std, drawn at random among them.
     case flaggedOnly = "flagged-only"
@@ -53,12 +54,13 @@ public struct Curriculum: Codable, Equatable, Sendable {
         self.seed = seed
     }
 
-    /// Indices into `inputs` of the SFT subset. `rewardStd` and `flagged` (aligned with `inputs`)
-    /// come from the reward-std monitor; `random` needs neither. Throws when a chosen input has
-    /// no reference.
-    public func select(_ inputs: [TaskExample], rewardStd: [Double]? = nil, flagged: [Bool]? = nil) throws -> [Int] {
+    /// Indices into `inputs` of the SFT subset. `rewardStd`, `rewardMean` and `flagged` (aligned
+    /// with `inputs`) come from the reward-std monitor; `random` needs none, `lowest-std` breaks
+    /// ties of std by `rewardMean` when given. Throws when a chosen input has no reference.
+    public func select(_ inputs: [TaskExample], rewardStd: [Double]? = nil, rewardMean: [Double]? = nil,
+                       flagged: [Bool]? = nil) throws -> [Int] {
         guard fraction > 0, fraction <= 1 else { throw CurriculumError.badFraction(fraction) }
-        for m in [rewardStd?.count, flagged?.count].compactMap({ $0 }) where m != inputs.count {
+        for m in [rewardStd?.count, rewardMean?.count, flagged?.count].compactMap({ $0 }) where m != inputs.count {
             throw CurriculumError.misaligned(inputs: inputs.count, measurements: m)
         }
         let size = min(inputs.count, max(1, Int((fraction * Double(inputs.count)).rounded())))
@@ -70,9 +72,12 @@ public struct Curriculum: Codable, Equatable, Sendable {
             chosen = Array(shuffled.prefix(size))
         case .lowestStd:
             guard let std = rewardStd else { throw CurriculumError.needsRewardStd(strategy) }
-            // a stable sort of a random order: ties (many inputs share std 0) are broken at random
-            let rank = Dictionary(uniqueKeysWithValues: shuffled.enumerated().map { ($1, $0) })
-            chosen = Array(inputs.indices.sorted { std[$0] != std[$1] ? std[$0] < std[$1] : rank[$0]! < rank[$1]! }.prefix(size))
+            // many inputs share std 0, stuck (mean 0) and solved (mean 1) alike: the lower mean
+            // first, then a random order
+            let mean = rewardMean ?? std.map { _ in 0 }
+            var rank = [Int](repeating: 0, count: inputs.count)
+            for (r, i) in shuffled.enumerated() { rank[i] = r }
+            chosen = Array(inputs.indices.sorted { (std[$0], mean[$0], rank[$0]) < (std[$1], mean[$1], rank[$1]) }.prefix(size))
         case .flaggedOnly:
             guard let flags = flagged else { throw CurriculumError.needsRewardStd(strategy) }
             let candidates = shuffled.filter { flags[$0] }

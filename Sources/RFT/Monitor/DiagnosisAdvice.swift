@@ -18,7 +18,7 @@ public struct DiagnosisAdvice: Equatable, Sendable {
         } else if s.numStuck < 5 || s.fracStuck < Self.handful {
             text = "\(s.numStuck) of \(s.numInputs) inputs are stuck (flagged with a low reward): too few for an SFT warm-up to matter; RFT as is."
         } else if haveReferences {
-            text = "\(percent(s.fracStuck)) of inputs (\(s.numStuck)) are stuck with a low mean reward — RFT will not move them: run `rft train --sft-warmup 1%` (a short SFT phase on a small subset gives them the probability RFT needs; Razin et al., ICLR 2024; `--sft-strategy lowest-std` aims it at the flagged inputs)."
+            text = "\(percent(s.fracStuck)) of inputs (\(s.numStuck)) are stuck with a low mean reward — RFT will not move them: run `rft train --sft-warmup 1%` (a short SFT phase on a small subset gives them the probability RFT needs; Razin et al., ICLR 2024; `--sft-strategy lowest-std` aims it at the lowest-std inputs, stuck before solved)."
         } else {
             text = "\(percent(s.fracStuck)) of inputs (\(s.numStuck)) are stuck with a low mean reward — RFT will not move them: add reference completions (\"completion\") so a short SFT warm-up can free them (`rft train --sft-warmup 1%`)."
         }

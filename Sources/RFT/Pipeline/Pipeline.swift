@@ -351,7 +351,8 @@ public final class Pipeline {
         case .auto: break
         }
         let rows = state.reports[PipelineStage.before.rawValue]?.rows
-        return try curriculum.select(inputs.examples, rewardStd: rows?.map(\.std), flagged: rows?.map(\.flagged))
+        return try curriculum.select(inputs.examples, rewardStd: rows?.map(\.std), rewardMean: rows?.map(\.mean),
+                                     flagged: rows?.map(\.flagged))
     }
 
     /// Row `i` of the first diagnosis, when there is one.

@@ -23,7 +23,7 @@ public struct SFTWarmupConfig: Configuration {
     /// The help of each key.
     public static let help = [
         "warmup": "SFT before RFT: a share of the inputs (1%, 0.01), off, or auto[:level] (until the stuck share is below level); default 1% when every input has a reference, else off",
-        "strategy": "how the SFT subset is chosen: random (the paper), lowest-std, flagged-only",
+        "strategy": "how the SFT subset is chosen: random (the paper), lowest-std (lowest mean reward among equal std), flagged-only",
     ]
 
     /// The SFT settings' rules.
