@@ -73,8 +73,10 @@ DEFINE_TANH(AVX512, tanh16, _mm512, __m512)
 // slice, 64 KB, stays in L2).
 enum { KC = 256, MC = 64 };
 
-// How a block's sums reach out: v = alpha·sum (+ bias) (+ beta·out, out read only when beta ≠ 0).
-typedef struct { const float *bias; float alpha, beta; } Finish;
+// How a block's sums reach out: v = alpha·sum (+ bias) (+ beta·out, out read only when beta ≠ 0);
+// prefetch: the panel slice the next block will read (k lines of 16 floats), fetched into L1 one
+// line per step of k while this block runs, or NULL.
+typedef struct { const float *bias; float alpha, beta; const float *prefetch; } Finish;
 
 // R rows of x (1…16) against one packed panel, finished as f says (blocks_avx512.c).
 typedef void WideBlock(int k, const float *x, int ldx, const float *panel, Finish f, float *out, int ldo,

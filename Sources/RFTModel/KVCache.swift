@@ -137,7 +137,7 @@ extension GPT {
                     DecodeKernels.appendAndAttend(queries: q, qkv: pq, rows: rowsBuf.baseAddress!, positions: posBuf.baseAddress!,
                                                   keys: cache.keys[l].data, values: cache.values[l].data, stride: cache.stride,
                                                   heads: heads, kvHeads: kvHeads, headSize: hs, out: ph,
-                                                  scratch: scratch.data)                  // h (Q, H·hs)
+                                                  scratch: scratch.data, threads: threaded ? BLAS.callerThreads : 1)  // h (Q, H·hs)
                     affine(ph, block.attn.proj, px, accumulate: true)                     // x += proj(att)
                     block.ln2.normalize(rows: q, px, into: ph)
                     affine(ph, block.mlp.fc, pf, accumulate: false)                       // f (Q, F) or (Q, 2F)

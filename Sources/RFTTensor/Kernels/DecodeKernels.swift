@@ -58,11 +58,13 @@ public enum DecodeKernels {
     /// qkv is (Q, (H + 2·KV)·hs) laid out [q | k | v] (head h at columns h·hs ..< (h+1)·hs of its
     /// part; query head h reads key/value head h / (H/KV); kvHeads nil means KV = H); out is
     /// (Q, H·hs); keys (B, KV, stride/16, hs, 16) and values (B, KV, stride, hs); scratch holds
-    /// `stride` floats.
+    /// `stride` floats. With `threads` > 1 the queries are split over rft's pool after the appends
+    /// (each query's result is computed alone, so the bits do not depend on the split).
     public static func appendAndAttend(
         queries: Int, qkv: UnsafePointer<Float>, rows: UnsafePointer<Int>, positions: UnsafePointer<Int>,
         keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, stride: Int,
-        heads: Int, kvHeads: Int? = nil, headSize hs: Int, out: UnsafeMutablePointer<Float>, scratch s: UnsafeMutablePointer<Float>
+        heads: Int, kvHeads: Int? = nil, headSize hs: Int, out: UnsafeMutablePointer<Float>, scratch s: UnsafeMutablePointer<Float>,
+        threads: Int = 1
     ) {
         let kv = kvHeads ?? heads, perKV = heads / kv
         let c = heads * hs, ldq = c + 2 * kv * hs
@@ -80,17 +82,29 @@ public enum DecodeKernels {
         let scale = 1 / Float(hs).squareRoot()
         let native = NativeKernels.isAvailable  // a task-local read: once per call, not per query
         let attend = NativeKernels.hasAVX512 ? rft_attend_one_avx512 : rft_attend_one  // the same bits
-        for i in 0..<queries {
-            let (r, n) = (rows[i], positions[i] + 1)
-            for h in 0..<heads {
-                let g = r * kv + h / perKV
-                let (q, kt, vt, o) = (qkv + i * ldq + h * hs, keys + g * block, values + g * block, out + i * c + h * hs)
-                if native {
-                    attend(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
-                } else {
-                    attendOne(q: q, keys: kt, values: vt, count: n, headSize: hs, scale: scale, scratch: s, out: o)
+        /// Queries `range`, with `s` as their scratch.
+        func attendQueries(_ range: Range<Int>, _ s: UnsafeMutablePointer<Float>) {
+            for i in range {
+                let (r, n) = (rows[i], positions[i] + 1)
+                for h in 0..<heads {
+                    let g = r * kv + h / perKV
+                    let (q, kt, vt, o) = (qkv + i * ldq + h * hs, keys + g * block, values + g * block, out + i * c + h * hs)
+                    if native {
+                        attend(q, kt, vt, Int32(n), Int32(hs), scale, s, o)
+                    } else {
+                        attendOne(q: q, keys: kt, values: vt, count: n, headSize: hs, scale: scale, scratch: s, out: o)
+                    }
                 }
             }
+        }
+        let parts = max(1, min(threads, queries))
+        guard parts > 1 else { return attendQueries(0..<queries, s) }
+        let per = (queries + parts - 1) / parts
+        WorkerPool.shared.run(parts) { part in
+            let range = part * per ..< min(queries, (part + 1) * per)
+            guard !range.isEmpty else { return }
+            if part == 0 { return attendQueries(range, s) }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: stride) { attendQueries(range, $0.baseAddress!) }
         }
     }
 

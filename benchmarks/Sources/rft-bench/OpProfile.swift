@@ -87,7 +87,9 @@ func timeOps(_ ops: [(String, () -> Tensor)], repeats: Int) {
 func packedLinearProfile(repeats: Int = 2000) {
     var g = RandomGenerator(seed: 3)
     let shapes = [(32, 384, 128), (32, 128, 128), (32, 512, 128), (32, 128, 512), (32, 65, 128), (6, 384, 128),
-                  (236, 384, 128), (236, 128, 384), (236, 128, 128), (236, 512, 128), (236, 128, 512)]
+                  (236, 384, 128), (236, 128, 384), (236, 128, 128), (236, 512, 128), (236, 128, 512),
+                  // smollm2's decode products (32 rows): qkv, o, gate+up, down, lm_head
+                  (32, 960, 576), (32, 576, 576), (32, 3072, 576), (32, 576, 1536), (32, 49152, 576)]
     for (m, n, k) in shapes {
         let x = Tensor.randomNormal([m, k], using: &g), w = Tensor.randomNormal([n, k], using: &g)
         let y = Tensor(zeros: [m, n])
@@ -103,9 +105,12 @@ func packedLinearProfile(repeats: Int = 2000) {
         let kernel = time { packed.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false) }
         let avx2 = time { narrow.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false) }
         let pack = time { _ = PackedLinear(w) }
+
         let gflop = 2.0 * Double(m * n * k) / 1e3
         func rate(_ us: Double) -> String { String(format: "%.2f µs (%.1f GFLOP/s)", us, gflop / us) }
         let wide = packed.wide ? "  avx512 \(rate(kernel))" : ""
-        print("(\(m), \(n), \(k)) sgemm \(rate(blas))  avx2 \(rate(avx2))\(wide)  pack \(String(format: "%.1f", pack)) µs")
+        // split over the pool's threads, as a decoding step runs it
+        let threaded = time { packed.apply(rows: m, x: x.data, ldx: k, bias: nil, y: y.data, ldy: n, accumulate: false, threads: BLAS.threads) }
+        print("(\(m), \(n), \(k)) sgemm \(rate(blas))  avx2 \(rate(avx2))\(wide)  \(BLAS.threads) threads \(rate(threaded))  pack \(String(format: "%.1f", pack)) µs")
     }
 }
