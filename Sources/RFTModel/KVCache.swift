@@ -142,7 +142,8 @@ extension GPT {
                     block.ln2.normalize(rows: q, px, into: ph)
                     affine(ph, block.mlp.fc, pf, accumulate: false)                       // f (Q, F) or (Q, 2F)
                     if block.mlp.activation == .swiglu {
-                        DecodeKernels.swiglu(rows: q, hidden: hidden, x: pf, y: pg)       // g (Q, F)
+                        DecodeKernels.swiglu(rows: q, hidden: hidden, x: pf, y: pg,
+                                             threads: threaded ? BLAS.callerThreads : 1)  // g (Q, F)
                     } else {
                         DecodeKernels.geluInPlace(f.count, pf)
                     }

@@ -225,16 +225,32 @@ public final class Sampler {
         let longest = prompts.map(\.count).max()!
         let cache = KVCache(config: config, batch: prompts.count, capacity: longest + options.maxNewTokens)
         let stop = Set(options.stopTokens)
-        var scratch = SamplingScratch(vocabularySize: v)
+        // the active rows draw concurrently when threaded: each from its own generator, into one
+        // scratch per chunk, so a row's token does not depend on the split
+        let threads = threaded ? BLAS.callerThreads : 1
+        var scratches = (0..<threads).map { _ in SamplingScratch(vocabularySize: v) }
+        var drawn = [(token: Int, logProb: Float)](repeating: (0, 0), count: prompts.count)
         var logits = model.prefill(prompts, cache: cache, threaded: threaded, weights: weights)  // (A, V) for the active rows
         var active = Array(prompts.indices)
         var next: [Int] = [], nextRows: [Int] = []
         while !active.isEmpty {
             next.removeAll(keepingCapacity: true)
             nextRows.removeAll(keepingCapacity: true)
+            let rows = active, pl = UnsafePointer(logits.data)
+            generators.withUnsafeMutableBufferPointer { gens in
+                scratches.withUnsafeMutableBufferPointer { scratch in
+                    drawn.withUnsafeMutableBufferPointer { out in
+                        parallelChunks(rows.count, threads: threads) { chunk, range in
+                            for i in range {
+                                out[i] = SamplingKernel.sample(pl + i * v, count: v, options: options,
+                                                               generator: &gens[rows[i]], scratch: &scratch[chunk])
+                            }
+                        }
+                    }
+                }
+            }
             for (i, r) in active.enumerated() {
-                let (token, logProb) = SamplingKernel.sample(logits.data + i * v, count: v, options: options,
-                                                             generator: &generators[r], scratch: &scratch)
+                let (token, logProb) = drawn[i]
                 results[r].tokens.append(token)
                 results[r].logProbs.append(logProb)
                 if stop.contains(token) {

@@ -24,9 +24,12 @@ public enum DecodeKernels {
         for r in 0..<rows { rmsNormRow(c, x + r * c, weight, eps, y + r * c) }
     }
 
-    /// y (rows, H) = SiLU(x[:, 0..<H]) · x[:, H..<2H] for x (rows, 2H) (the same arithmetic as `swiglu`).
-    public static func swiglu(rows: Int, hidden h: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows { swigluRow(h, x + r * 2 * h, y + r * h) }
+    /// y (rows, H) = SiLU(x[:, 0..<H]) · x[:, H..<2H] for x (rows, 2H) (the same arithmetic as `swiglu`),
+    /// rows split over `threads` of rft's pool.
+    public static func swiglu(rows: Int, hidden h: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        parallelFor(rows, grain: 1, threads: threads) { range in
+            for r in range { swigluRow(h, x + r * 2 * h, y + r * h) }
+        }
     }
 
     /// Rotates (RoPE) the first `heads` heads of each of `rows` rows of x in place, rows ld floats
@@ -97,13 +100,8 @@ public enum DecodeKernels {
                 }
             }
         }
-        let parts = max(1, min(threads, queries))
-        guard parts > 1 else { return attendQueries(0..<queries, s) }
-        let per = (queries + parts - 1) / parts
-        WorkerPool.shared.run(parts) { part in
-            let range = part * per ..< min(queries, (part + 1) * per)
-            guard !range.isEmpty else { return }
-            if part == 0 { return attendQueries(range, s) }
+        parallelFor(queries, grain: 1, threads: threads) { range in  // the first chunk uses the caller's scratch
+            if range.lowerBound == 0 { return attendQueries(range, s) }
             withUnsafeTemporaryAllocation(of: Float.self, capacity: stride) { attendQueries(range, $0.baseAddress!) }
         }
     }

@@ -12,14 +12,27 @@ typealias ConcurrentRunner = (_ iterations: Int, _ body: (Int) -> Void) -> Void
 func parallelFor(_ n: Int, grain: Int, threads: Int = BLAS.threads,
                  runner: ConcurrentRunner = { WorkerPool.shared.run($0, $1) },
                  _ body: (Range<Int>) -> Void) {
+    chunked(n, grain: grain, threads: threads, runner: runner) { _, range in body(range) }
+}
+
+/// `parallelFor` for the other modules, with each chunk's index (0..<chunks, each run once) for
+/// work that needs a buffer per chunk: body(chunk, range).
+public func parallelChunks(_ n: Int, grain: Int = 1, threads: Int = BLAS.threads,
+                           _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+    chunked(n, grain: grain, threads: threads, runner: { WorkerPool.shared.run($0, $1) }, body)
+}
+
+/// The split of `parallelFor` and `parallelChunks`.
+@inline(__always)
+private func chunked(_ n: Int, grain: Int, threads: Int, runner: ConcurrentRunner, _ body: (Int, Range<Int>) -> Void) {
     let chunks = max(1, min(threads, n / max(1, grain)))
-    if chunks == 1 { body(0..<n); return }
+    if chunks == 1 { body(0, 0..<n); return }
     let size = (n + chunks - 1) / chunks
     let portable = NativeKernels.portableOnlyHere
     withoutActuallyEscaping(body) { body in
         runner(chunks) { c in
             let lo = c * size, hi = min(n, lo + size)
-            if lo < hi { NativeKernels.withPortableKernels(portable) { body(lo..<hi) } }
+            if lo < hi { NativeKernels.withPortableKernels(portable) { body(c, lo..<hi) } }
         }
     }
 }
