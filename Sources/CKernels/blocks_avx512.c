@@ -8,11 +8,12 @@
 // R rows of x against one panel with AVX-512: one 16-wide accumulator per row, one load of the
 // panel and R broadcast FMAs per step of k, and a prefetch of line p of f.prefetch (the slice the
 // next block reads; the panel itself when NULL): a decode product's weights stream from DRAM,
-// and without it the hardware prefetcher leaves the kernel at ~40% of its cache-hot speed. Each feature of a row is the same single chain as in
-// the AVX2 tiles, and with alpha = 1 and beta ∈ {0, 1} the bias and out adds come in the same
-// order, so the two paths give the same bits. Features past `width` (mask) are neither read from
-// bias or out nor written. X_AT(r, p) is where row r's element p sits: x row-major (rows ldx
-// apart) or column-major (op(A) of a transposed A: columns ldx apart).
+// and without it the hardware prefetcher leaves the kernel at ~40% of its cache-hot speed.
+// Each feature of a row is the same single chain as in the AVX2 tiles, and with alpha = 1 and
+// beta ∈ {0, 1} the bias and out adds come in the same order, so the two paths give the same
+// bits. Features past `width` (mask) are neither read from bias or out nor written. X_AT(r, p)
+// is where row r's element p sits: x row-major (rows ldx apart) or column-major (op(A) of a
+// transposed A: columns ldx apart).
 #define WIDE_BLOCK(NAME, R, X_AT)                                                                        \
     AVX512 static void NAME##R(int k, const float *x, int ldx, const float *panel, Finish f, float *out,  \
                                int ldo, __mmask16 mask) {                                                \

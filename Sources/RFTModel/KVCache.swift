@@ -82,6 +82,7 @@ extension GPT {
         let qkv = Tensor(uninitialized: [q, qkvWidth]), f = Tensor(uninitialized: [q, fcWidth])
         let gated = config.activation == .swiglu ? Tensor(uninitialized: [q, hidden]) : f        // SwiGLU's output (Q, F)
         let scratch = Tensor(uninitialized: [cache.stride])
+        let threads = threaded ? BLAS.callerThreads : 1  // for the packed products and the row-wise steps
         let (px, ph, pq, pf, pg) = (x.data, h.data, qkv.data, f.data, gated.data)
         // x (Q, C) = wte[token] (+ wpe[position])
         let pe = wte.weight.data
@@ -100,13 +101,13 @@ extension GPT {
                      _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
             let (outF, inF) = (weight.shape[0], weight.shape[1])
             if let packed = weights?[weight] {
-                if !threaded || BLAS.callerThreads == 1 {
+                if threads == 1 {
                     packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate)
                     return
                 }
                 if m <= DecodeWeights.threadedRows {  // decoding steps: the packed kernel on every thread
                     packed.apply(rows: m, x: inp, ldx: inF, bias: bias?.data, y: out, ldy: outF, accumulate: accumulate,
-                                 threads: BLAS.callerThreads)
+                                 threads: threads)
                     return
                 }
             }
@@ -137,13 +138,12 @@ extension GPT {
                     DecodeKernels.appendAndAttend(queries: q, qkv: pq, rows: rowsBuf.baseAddress!, positions: posBuf.baseAddress!,
                                                   keys: cache.keys[l].data, values: cache.values[l].data, stride: cache.stride,
                                                   heads: heads, kvHeads: kvHeads, headSize: hs, out: ph,
-                                                  scratch: scratch.data, threads: threaded ? BLAS.callerThreads : 1)  // h (Q, H·hs)
+                                                  scratch: scratch.data, threads: threads)  // h (Q, H·hs)
                     affine(ph, block.attn.proj, px, accumulate: true)                     // x += proj(att)
                     block.ln2.normalize(rows: q, px, into: ph)
                     affine(ph, block.mlp.fc, pf, accumulate: false)                       // f (Q, F) or (Q, 2F)
                     if block.mlp.activation == .swiglu {
-                        DecodeKernels.swiglu(rows: q, hidden: hidden, x: pf, y: pg,
-                                             threads: threaded ? BLAS.callerThreads : 1)  // g (Q, F)
+                        DecodeKernels.swiglu(rows: q, hidden: hidden, x: pf, y: pg, threads: threads)  // g (Q, F)
                     } else {
                         DecodeKernels.geluInPlace(f.count, pf)
                     }

@@ -74,10 +74,10 @@ public struct Curriculum: Codable, Equatable, Sendable {
             guard let std = rewardStd else { throw CurriculumError.needsRewardStd(strategy) }
             // many inputs share std 0, stuck (mean 0) and solved (mean 1) alike: the lower mean
             // first, then a random order
-            let mean = rewardMean ?? std.map { _ in 0 }
             var rank = [Int](repeating: 0, count: inputs.count)
             for (r, i) in shuffled.enumerated() { rank[i] = r }
-            chosen = Array(inputs.indices.sorted { (std[$0], mean[$0], rank[$0]) < (std[$1], mean[$1], rank[$1]) }.prefix(size))
+            let key = { (i: Int) in (std[i], rewardMean?[i] ?? 0, rank[i]) }
+            chosen = Array(inputs.indices.sorted { key($0) < key($1) }.prefix(size))
         case .flaggedOnly:
             guard let flags = flagged else { throw CurriculumError.needsRewardStd(strategy) }
             let candidates = shuffled.filter { flags[$0] }
